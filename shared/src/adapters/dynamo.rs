@@ -1,0 +1,562 @@
+//! The store port on one DynamoDB table (single-table design, see docs/architecture.md).
+//!
+//! | item              | PK            | SK                          |
+//! |-------------------|---------------|-----------------------------|
+//! | connection        | `USER#u`      | `CONN#c`                    |
+//! | connection owner  | `CONN#c`      | `META`                      |
+//! | notification      | `USER#u`      | `NOTIF#<ulid>`              |
+//! | unread counter    | `USER#u`      | `UNREAD`                    |
+//! | preferences       | `USER#u`      | `PREFS`                     |
+//! | delivery status   | `USER#u`      | `DELIVERY#<ulid>#<channel>` |
+//! | template override | `TEMPLATE`    | `<type>#<channel>`          |
+//! | event claim       | `EVENT#id`    | `EVENT`                     |
+//! | statistics        | `STATS#<hour>`| `COUNTS`                    |
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::StoreError;
+use crate::event::EventType;
+use crate::model::{Channel, Connection, DeliveryRecord, EventClaim, MarkRead, Notification, Page};
+use crate::ports::{NewNotification, Recorded, Store};
+use crate::preferences::Preferences;
+use crate::template::TemplateOverride;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// How long an event id is remembered for deduplication.
+const CLAIM_RETENTION_DAYS: i64 = 7;
+/// DynamoDB takes at most 100 actions per transaction and 25 per batch write.
+const TEMPLATE_PK: &str = "TEMPLATE";
+
+pub struct DynamoStore {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn user_pk(user: &str) -> String {
+    format!("USER#{user}")
+}
+
+fn notif_sk(id: &str) -> String {
+    format!("NOTIF#{id}")
+}
+
+fn claim_pk(event_id: &str) -> String {
+    format!("EVENT#{event_id}")
+}
+
+fn delivery_sk(notification_id: &str, channel: Channel) -> String {
+    format!("DELIVERY#{notification_id}#{}", channel.as_str())
+}
+
+/// Statistics are counted per hour: a window is a handful of GetItems, never a scan.
+pub fn stats_pk(at: DateTime<Utc>) -> String {
+    format!("STATS#{}", at.format("%Y-%m-%dT%H"))
+}
+
+fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
+    HashMap::from([("PK".to_owned(), s(pk)), ("SK".to_owned(), s(sk))])
+}
+
+fn to_item<T: Serialize>(
+    pk: impl Into<String>,
+    sk: impl Into<String>,
+    value: &T,
+) -> Result<Item, StoreError> {
+    let mut item: Item =
+        serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    item.extend(key(pk, sk));
+    Ok(item)
+}
+
+fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn backend<E, R>(err: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let code = err
+        .as_service_error()
+        .and_then(|e| e.code())
+        .unwrap_or_default()
+        .to_owned();
+    let text = DisplayErrorContext(&err).to_string();
+    match code.as_str() {
+        "ConditionalCheckFailedException" => StoreError::ConditionFailed,
+        "ProvisionedThroughputExceededException"
+        | "ThrottlingException"
+        | "RequestLimitExceeded" => StoreError::Throttled(text),
+        _ => StoreError::Backend(text),
+    }
+}
+
+/// Which actions of a cancelled transaction failed their condition.
+fn cancelled_by_condition(
+    err: &SdkError<TransactWriteItemsError, impl std::fmt::Debug>,
+) -> Option<Vec<bool>> {
+    match err.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(e)) => Some(
+            e.cancellation_reasons()
+                .iter()
+                .map(|r| r.code() == Some("ConditionalCheckFailed"))
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+fn build<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, StoreError> {
+    r.map_err(|e| StoreError::Backend(format!("request build: {e}")))
+}
+
+impl DynamoStore {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn client(&self) -> &aws_sdk_dynamodb::Client {
+        &self.client
+    }
+
+    async fn get(&self, pk: String, sk: impl Into<String>) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(out.item)
+    }
+
+    fn put(&self, item: Item) -> Result<Put, StoreError> {
+        build(
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .build(),
+        )
+    }
+
+    /// `ADD #name :by` on one counter attribute of one item.
+    fn add(&self, k: Item, attr: &str, by: i64) -> Result<Update, StoreError> {
+        build(
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(k))
+                .update_expression("ADD #a :by")
+                .expression_attribute_names("#a", attr)
+                .expression_attribute_values(":by", n(by))
+                .build(),
+        )
+    }
+
+    async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<(), SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>>
+    {
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map(|_| ())
+    }
+}
+
+fn put_item(p: Put) -> TransactWriteItem {
+    TransactWriteItem::builder().put(p).build()
+}
+
+fn update_item(u: Update) -> TransactWriteItem {
+    TransactWriteItem::builder().update(u).build()
+}
+
+#[async_trait]
+impl Store for DynamoStore {
+    async fn put_connection(&self, conn: &Connection) -> Result<(), StoreError> {
+        let mut row = to_item(
+            user_pk(&conn.user_id),
+            format!("CONN#{}", conn.connection_id),
+            conn,
+        )?;
+        row.insert("ttl".into(), n(conn.expires_at));
+        let mut owner = key(format!("CONN#{}", conn.connection_id), "META");
+        owner.insert("userId".into(), s(&conn.user_id));
+        owner.insert("ttl".into(), n(conn.expires_at));
+        self.transact(vec![put_item(self.put(row)?), put_item(self.put(owner)?)])
+            .await
+            .map_err(backend)
+    }
+
+    async fn remove_connection(&self, connection_id: &str) -> Result<Option<String>, StoreError> {
+        let Some(owner) = self.connection_owner(connection_id).await? else {
+            return Ok(None);
+        };
+        let del = |k: Item| {
+            build(
+                Delete::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(k))
+                    .build(),
+            )
+        };
+        self.transact(vec![
+            TransactWriteItem::builder()
+                .delete(del(key(user_pk(&owner), format!("CONN#{connection_id}")))?)
+                .build(),
+            TransactWriteItem::builder()
+                .delete(del(key(format!("CONN#{connection_id}"), "META"))?)
+                .build(),
+        ])
+        .await
+        .map_err(backend)?;
+        Ok(Some(owner))
+    }
+
+    async fn connection_owner(&self, connection_id: &str) -> Result<Option<String>, StoreError> {
+        let item = self.get(format!("CONN#{connection_id}"), "META").await?;
+        Ok(item
+            .and_then(|i| i.get("userId").cloned())
+            .and_then(|v| v.as_s().ok().cloned()))
+    }
+
+    async fn connections_of(&self, user_id: &str) -> Result<Vec<Connection>, StoreError> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND begins_with(SK, :sk)")
+                .expression_attribute_values(":pk", s(user_pk(user_id)))
+                .expression_attribute_values(":sk", s("CONN#"))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(backend)?;
+            for item in page.items.unwrap_or_default() {
+                out.push(from_item(item)?);
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    async fn record_notification(&self, new: &NewNotification) -> Result<Recorded, StoreError> {
+        let claim = &new.claim;
+        let mut claim_item = to_item(claim_pk(&claim.event_id), "EVENT", claim)?;
+        claim_item.insert(
+            "ttl".into(),
+            n((claim.claimed_at + Duration::days(CLAIM_RETENTION_DAYS)).timestamp()),
+        );
+        let mut actions = vec![put_item(build(
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(claim_item))
+                .condition_expression("attribute_not_exists(PK)")
+                .build(),
+        )?)];
+        if let Some(notification) = &new.notification {
+            let pk = user_pk(&claim.user_id);
+            actions.push(put_item(self.put(to_item(
+                pk.clone(),
+                notif_sk(&notification.id),
+                notification,
+            )?)?));
+            if !notification.read {
+                actions.push(update_item(self.add(key(pk, "UNREAD"), "count", 1)?));
+            }
+            actions.push(update_item(self.add(
+                key(stats_pk(claim.created_at), "COUNTS"),
+                &format!("created.{}", new.kind.as_str()),
+                1,
+            )?));
+        }
+        match self.transact(actions).await {
+            Ok(()) => Ok(Recorded::Stored),
+            Err(e) if cancelled_by_condition(&e).is_some_and(|r| r.first() == Some(&true)) => {
+                let item = self
+                    .get(claim_pk(&claim.event_id), "EVENT")
+                    .await?
+                    .ok_or_else(|| {
+                        StoreError::Backend("event claim vanished after a conflict".into())
+                    })?;
+                Ok(Recorded::Duplicate(from_item(item)?))
+            }
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    async fn take_over_claim(
+        &self,
+        claim: &EventClaim,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(claim_pk(&claim.event_id), "EVENT")))
+            .update_expression("SET claimedAt = :now")
+            .condition_expression("claimedAt = :old AND dispatched = :false")
+            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .expression_attribute_values(":old", s(claim.claimed_at.to_rfc3339()))
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .send()
+            .await;
+        match res.map_err(backend) {
+            Ok(_) => Ok(true),
+            Err(StoreError::ConditionFailed) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn mark_dispatched(&self, event_id: &str) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(claim_pk(event_id), "EVENT")))
+            .update_expression("SET dispatched = :true")
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn get_notification(
+        &self,
+        user_id: &str,
+        id: &str,
+    ) -> Result<Option<Notification>, StoreError> {
+        self.get(user_pk(user_id), notif_sk(id))
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    async fn notifications_after(
+        &self,
+        user_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page, StoreError> {
+        // BETWEEN is inclusive; `!` sorts below every ULID character, so the
+        // lower bound excludes the cursor itself and keeps everything after it.
+        let lo = match after {
+            Some(a) => format!("NOTIF#{a}!"),
+            None => "NOTIF#".to_owned(),
+        };
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND SK BETWEEN :lo AND :hi")
+            .expression_attribute_values(":pk", s(user_pk(user_id)))
+            .expression_attribute_values(":lo", s(lo))
+            .expression_attribute_values(":hi", s("NOTIF$"))
+            .limit(limit as i32 + 1)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend)?;
+        let mut items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<Vec<Notification>, _>>()?;
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let next = if more {
+            items.last().map(|n| n.id.clone())
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+
+    async fn mark_read(
+        &self,
+        user_id: &str,
+        id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<MarkRead, StoreError> {
+        let pk = user_pk(user_id);
+        let set_read = build(
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(pk.clone(), notif_sk(id))))
+                .update_expression("SET #read = :true, readAt = :at")
+                .condition_expression("attribute_exists(PK) AND #read = :false")
+                .expression_attribute_names("#read", "read")
+                .expression_attribute_values(":true", AttributeValue::Bool(true))
+                .expression_attribute_values(":false", AttributeValue::Bool(false))
+                .expression_attribute_values(":at", s(at.to_rfc3339()))
+                .build(),
+        )?;
+        let res = self
+            .transact(vec![
+                update_item(set_read),
+                update_item(self.add(key(pk, "UNREAD"), "count", -1)?),
+            ])
+            .await;
+        match res {
+            Ok(()) => Ok(MarkRead::Marked {
+                unread: self.unread_count(user_id).await?,
+            }),
+            Err(e) if cancelled_by_condition(&e).is_some_and(|r| r.first() == Some(&true)) => {
+                match self.get_notification(user_id, id).await? {
+                    None => Ok(MarkRead::NotFound),
+                    Some(_) => Ok(MarkRead::AlreadyRead {
+                        unread: self.unread_count(user_id).await?,
+                    }),
+                }
+            }
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    async fn unread_count(&self, user_id: &str) -> Result<u64, StoreError> {
+        let item = self.get(user_pk(user_id), "UNREAD").await?;
+        let count = item
+            .and_then(|i| i.get("count").cloned())
+            .and_then(|v| v.as_n().ok().and_then(|n| n.parse::<i64>().ok()))
+            .unwrap_or(0);
+        Ok(count.max(0) as u64)
+    }
+
+    async fn preferences(&self, user_id: &str) -> Result<Preferences, StoreError> {
+        match self.get(user_pk(user_id), "PREFS").await? {
+            Some(mut item) => match item.remove("prefs") {
+                Some(AttributeValue::M(m)) => from_item(m),
+                _ => Ok(Preferences::default()),
+            },
+            None => Ok(Preferences::default()),
+        }
+    }
+
+    async fn put_preferences(&self, user_id: &str, prefs: &Preferences) -> Result<(), StoreError> {
+        let mut item = key(user_pk(user_id), "PREFS");
+        let m: Item =
+            serde_dynamo::to_item(prefs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        item.insert("prefs".into(), AttributeValue::M(m));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn template_overrides(&self) -> Result<Vec<TemplateOverride>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", s(TEMPLATE_PK))
+            .send()
+            .await
+            .map_err(backend)?;
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item)
+            .collect()
+    }
+
+    async fn put_template_override(&self, o: &TemplateOverride) -> Result<(), StoreError> {
+        let item = to_item(
+            TEMPLATE_PK,
+            format!("{}#{}", o.kind.as_str(), o.channel.as_str()),
+            o,
+        )?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn delete_template_override(
+        &self,
+        kind: EventType,
+        channel: Channel,
+    ) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                TEMPLATE_PK,
+                format!("{}#{}", kind.as_str(), channel.as_str()),
+            )))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+    }
+
+    async fn record_delivery(&self, rec: &DeliveryRecord) -> Result<(), StoreError> {
+        let item = to_item(
+            user_pk(&rec.user_id),
+            delivery_sk(&rec.notification_id, rec.channel),
+            rec,
+        )?;
+        let counter = format!("{}.{}", rec.channel.as_str(), rec.status.as_str());
+        self.transact(vec![
+            put_item(self.put(item)?),
+            update_item(self.add(key(stats_pk(rec.at), "COUNTS"), &counter, 1)?),
+        ])
+        .await
+        .map_err(backend)
+    }
+
+    async fn delivery(
+        &self,
+        user_id: &str,
+        notification_id: &str,
+        channel: Channel,
+    ) -> Result<Option<DeliveryRecord>, StoreError> {
+        self.get(user_pk(user_id), delivery_sk(notification_id, channel))
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+}

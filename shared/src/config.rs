@@ -1,0 +1,63 @@
+//! Settings read once per cold start from the environment.
+
+use std::time::Duration;
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+/// Everything the functions read from their environment. Each function only
+/// needs some of it; missing values fail where they are used, with the name of
+/// the variable in the message.
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    pub table_name: String,
+    pub events_queue_url: Option<String>,
+    pub deliveries_queue_url: Option<String>,
+    /// `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}`.
+    pub ws_endpoint: Option<String>,
+    pub email_from: Option<String>,
+    pub events_api_key: Option<String>,
+    pub jwt_secret: Option<String>,
+    pub jwt_public_key: Option<String>,
+    pub jwt_issuer: Option<String>,
+    pub jwt_audience: Option<String>,
+    pub template_cache_ttl: Duration,
+}
+
+impl Config {
+    pub fn from_env() -> Self {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads settings through `get`, so tests need not touch the process environment.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
+        let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        Self {
+            table_name: get("TABLE_NAME").unwrap_or_else(|| "notifications".into()),
+            events_queue_url: get("EVENTS_QUEUE_URL"),
+            deliveries_queue_url: get("DELIVERIES_QUEUE_URL"),
+            ws_endpoint: get("WS_ENDPOINT"),
+            email_from: get("EMAIL_FROM"),
+            events_api_key: get("EVENTS_API_KEY"),
+            jwt_secret: get("JWT_SECRET"),
+            // PEM keys often travel through env vars with escaped newlines.
+            jwt_public_key: get("JWT_PUBLIC_KEY").map(|k| k.replace("\\n", "\n")),
+            jwt_issuer: get("JWT_ISSUER"),
+            jwt_audience: get("JWT_AUDIENCE"),
+            template_cache_ttl: Duration::from_secs(
+                get("TEMPLATE_CACHE_SECONDS")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(30),
+            ),
+        }
+    }
+
+    pub fn require<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, ConfigError> {
+        value
+            .as_deref()
+            .ok_or_else(|| ConfigError(format!("{name} is not set")))
+    }
+}

@@ -1,0 +1,417 @@
+//! Business events: the contract of `POST /events` and of the events queue.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::ValidationError;
+use crate::model::Category;
+
+/// Largest accepted event body. SQS takes 256 KB, but an order event is a few
+/// hundred bytes; a bound keeps rendering and storage predictable.
+pub const MAX_EVENT_BYTES: usize = 32 * 1024;
+const MAX_ID_LEN: usize = 128;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum EventType {
+    #[serde(rename = "order.created")]
+    OrderCreated,
+    #[serde(rename = "order.status_changed")]
+    OrderStatusChanged,
+    #[serde(rename = "payment.verified")]
+    PaymentVerified,
+    #[serde(rename = "payment.failed")]
+    PaymentFailed,
+    /// Sent by an admin through the REST API, never by a shop backend.
+    #[serde(rename = "admin.message")]
+    AdminMessage,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 5] = [
+        EventType::OrderCreated,
+        EventType::OrderStatusChanged,
+        EventType::PaymentVerified,
+        EventType::PaymentFailed,
+        EventType::AdminMessage,
+    ];
+
+    /// The types a shop backend may post to `/events`.
+    pub const BUSINESS: [EventType; 4] = [
+        EventType::OrderCreated,
+        EventType::OrderStatusChanged,
+        EventType::PaymentVerified,
+        EventType::PaymentFailed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::OrderCreated => "order.created",
+            EventType::OrderStatusChanged => "order.status_changed",
+            EventType::PaymentVerified => "payment.verified",
+            EventType::PaymentFailed => "payment.failed",
+            EventType::AdminMessage => "admin.message",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    pub fn category(self) -> Category {
+        match self {
+            EventType::OrderCreated | EventType::OrderStatusChanged => Category::Order,
+            EventType::PaymentVerified | EventType::PaymentFailed => Category::Payment,
+            EventType::AdminMessage => Category::System,
+        }
+    }
+
+    /// `data` fields an event of this type must carry.
+    pub fn required_data(self) -> &'static [&'static str] {
+        match self {
+            EventType::OrderCreated => &["orderId"],
+            EventType::OrderStatusChanged => &["orderId", "status"],
+            EventType::PaymentVerified | EventType::PaymentFailed => &["orderId"],
+            EventType::AdminMessage => &["title", "message"],
+        }
+    }
+
+    /// Every `data` field templates of this type may use (required and optional).
+    pub fn data_fields(self) -> &'static [&'static str] {
+        match self {
+            EventType::OrderCreated => &["orderId", "total", "currency", "items", "customerName"],
+            EventType::OrderStatusChanged => {
+                &["orderId", "status", "previousStatus", "customerName"]
+            }
+            EventType::PaymentVerified => &[
+                "orderId",
+                "paymentId",
+                "amount",
+                "currency",
+                "method",
+                "customerName",
+            ],
+            EventType::PaymentFailed => &[
+                "orderId",
+                "paymentId",
+                "amount",
+                "currency",
+                "reason",
+                "customerName",
+            ],
+            EventType::AdminMessage => &[
+                "title",
+                "message",
+                "actionUrl",
+                "actionText",
+                "priority",
+                "customerName",
+            ],
+        }
+    }
+}
+
+/// Where to reach the user outside the app, when the event knows it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Recipient {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BusinessEvent {
+    /// The idempotency key: the same id twice gives one notification.
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: EventType,
+    pub user_id: String,
+    pub occurred_at: DateTime<Utc>,
+    #[serde(default)]
+    pub data: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<Recipient>,
+}
+
+impl BusinessEvent {
+    /// Parses and validates a body posted by a shop backend: only business types.
+    pub fn parse_public(body: &[u8]) -> Result<Self, ValidationError> {
+        let event = Self::parse(body)?;
+        if !EventType::BUSINESS.contains(&event.kind) {
+            return Err(unknown_type(event.kind.as_str()));
+        }
+        Ok(event)
+    }
+
+    /// Parses and validates any event the worker accepts, naming the first bad field.
+    pub fn parse(body: &[u8]) -> Result<Self, ValidationError> {
+        if body.len() > MAX_EVENT_BYTES {
+            return Err(ValidationError::new(
+                "body",
+                format!(
+                    "event is {} bytes; the limit is {MAX_EVENT_BYTES}",
+                    body.len()
+                ),
+            ));
+        }
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|e| ValidationError::new("body", format!("not valid JSON: {e}")))?;
+        let Value::Object(obj) = value else {
+            return Err(ValidationError::new("body", "must be a JSON object"));
+        };
+        let id = required_str(&obj, "id")?;
+        check_key("id", id)?;
+        let kind_str = required_str(&obj, "type")?;
+        let kind = EventType::parse(kind_str).ok_or_else(|| unknown_type(kind_str))?;
+        let user_id = required_str(&obj, "userId")?;
+        check_key("userId", user_id)?;
+        let occurred_at = required_str(&obj, "occurredAt")?;
+        let occurred_at = DateTime::parse_from_rfc3339(occurred_at)
+            .map_err(|_| {
+                ValidationError::new(
+                    "occurredAt",
+                    "must be an RFC 3339 timestamp such as 2026-11-27T10:00:00Z",
+                )
+            })?
+            .with_timezone(&Utc);
+        let data = match obj.get("data") {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(m)) => m.clone(),
+            Some(_) => return Err(ValidationError::new("data", "must be a JSON object")),
+        };
+        for field in kind.required_data() {
+            match data.get(*field) {
+                Some(Value::String(s)) if !s.trim().is_empty() => {}
+                Some(Value::Number(_)) => {}
+                Some(_) => {
+                    return Err(ValidationError::new(
+                        format!("data.{field}"),
+                        "must be a non-empty string or a number",
+                    ));
+                }
+                None => {
+                    return Err(ValidationError::new(
+                        format!("data.{field}"),
+                        format!("is required for {}", kind.as_str()),
+                    ));
+                }
+            }
+        }
+        let recipient = match obj.get("recipient") {
+            None | Some(Value::Null) => None,
+            Some(v) => {
+                let r: Recipient = serde_json::from_value(v.clone()).map_err(|e| {
+                    ValidationError::new(
+                        "recipient",
+                        format!("must be {{\"email\": \"...\"}}: {e}"),
+                    )
+                })?;
+                if let Some(email) = &r.email {
+                    check_email("recipient.email", email)?;
+                }
+                Some(r)
+            }
+        };
+        Ok(Self {
+            id: id.to_owned(),
+            kind,
+            user_id: user_id.to_owned(),
+            occurred_at,
+            data,
+            recipient,
+        })
+    }
+
+    pub fn recipient_email(&self) -> Option<&str> {
+        self.recipient.as_ref().and_then(|r| r.email.as_deref())
+    }
+}
+
+fn unknown_type(got: &str) -> ValidationError {
+    let expected: Vec<&str> = EventType::BUSINESS.iter().map(|t| t.as_str()).collect();
+    ValidationError::new(
+        "type",
+        format!(
+            "unknown event type `{}`; expected one of {}",
+            truncate(got, 64),
+            expected.join(", ")
+        ),
+    )
+}
+
+fn required_str<'a>(obj: &'a Map<String, Value>, field: &str) -> Result<&'a str, ValidationError> {
+    match obj.get(field) {
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s),
+        Some(Value::String(_)) => Err(ValidationError::new(field, "must not be empty")),
+        Some(_) => Err(ValidationError::new(field, "must be a string")),
+        None => Err(ValidationError::new(field, "is required")),
+    }
+}
+
+/// Ids become parts of table keys: keep them short and free of separators.
+pub fn check_key(field: &str, value: &str) -> Result<(), ValidationError> {
+    if value.len() > MAX_ID_LEN {
+        return Err(ValidationError::new(
+            field,
+            format!("is longer than {MAX_ID_LEN} characters"),
+        ));
+    }
+    if let Some(c) = value
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':' | '@')))
+    {
+        return Err(ValidationError::new(
+            field,
+            format!("contains `{c}`; use letters, digits and _ - . : @"),
+        ));
+    }
+    Ok(())
+}
+
+pub fn check_email(field: &str, email: &str) -> Result<(), ValidationError> {
+    let ok = email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && matches!(email.split_once('@'), Some((local, domain))
+            if !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains('@'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ValidationError::new(field, "is not an email address"))
+    }
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(v: Value) -> Vec<u8> {
+        serde_json::to_vec(&v).unwrap()
+    }
+
+    fn valid() -> Value {
+        serde_json::json!({"id":"evt_1","type":"order.created","userId":"u_42",
+            "occurredAt":"2026-11-27T10:00:00Z","data":{"orderId":"o_1","total":"49.90","currency":"EUR"}})
+    }
+
+    #[test]
+    fn parses_the_contract_example() {
+        let e = BusinessEvent::parse_public(&body(valid())).unwrap();
+        assert_eq!(e.id, "evt_1");
+        assert_eq!(e.kind, EventType::OrderCreated);
+        assert_eq!(e.user_id, "u_42");
+        assert_eq!(e.data["total"], "49.90");
+        assert_eq!(e.kind.category(), Category::Order);
+    }
+
+    #[test]
+    fn names_the_missing_or_bad_field() {
+        for (field, mutate) in [
+            (
+                "id",
+                Box::new(|v: &mut Value| {
+                    v.as_object_mut().unwrap().remove("id");
+                }) as Box<dyn Fn(&mut Value)>,
+            ),
+            (
+                "userId",
+                Box::new(|v: &mut Value| {
+                    v["userId"] = Value::from(7);
+                }),
+            ),
+            (
+                "userId",
+                Box::new(|v: &mut Value| {
+                    v["userId"] = Value::from("USER#x");
+                }),
+            ),
+            (
+                "occurredAt",
+                Box::new(|v: &mut Value| {
+                    v["occurredAt"] = Value::from("yesterday");
+                }),
+            ),
+            (
+                "data",
+                Box::new(|v: &mut Value| {
+                    v["data"] = Value::from("x");
+                }),
+            ),
+            (
+                "data.orderId",
+                Box::new(|v: &mut Value| {
+                    v["data"].as_object_mut().unwrap().remove("orderId");
+                }),
+            ),
+            (
+                "type",
+                Box::new(|v: &mut Value| {
+                    v["type"] = Value::from("order.deleted");
+                }),
+            ),
+            (
+                "recipient.email",
+                Box::new(|v: &mut Value| {
+                    v["recipient"] = serde_json::json!({"email":"not an address"});
+                }),
+            ),
+        ] {
+            let mut v = valid();
+            mutate(&mut v);
+            let err = BusinessEvent::parse_public(&body(v)).unwrap_err();
+            assert_eq!(err.field, field, "{err}");
+        }
+    }
+
+    #[test]
+    fn status_changed_needs_a_status() {
+        let mut v = valid();
+        v["type"] = "order.status_changed".into();
+        let err = BusinessEvent::parse_public(&body(v)).unwrap_err();
+        assert_eq!(err.field, "data.status");
+    }
+
+    #[test]
+    fn refuses_bad_json_oversized_bodies_and_admin_types() {
+        assert_eq!(
+            BusinessEvent::parse_public(b"{nope").unwrap_err().field,
+            "body"
+        );
+        assert_eq!(
+            BusinessEvent::parse_public(b"[]").unwrap_err().field,
+            "body"
+        );
+        let mut v = valid();
+        v["data"]["blob"] = "x".repeat(MAX_EVENT_BYTES).into();
+        assert!(
+            BusinessEvent::parse_public(&body(v))
+                .unwrap_err()
+                .message
+                .contains("limit")
+        );
+        let mut v = valid();
+        v["type"] = "admin.message".into();
+        v["data"] = serde_json::json!({"title":"t","message":"m"});
+        assert_eq!(
+            BusinessEvent::parse_public(&body(v.clone()))
+                .unwrap_err()
+                .field,
+            "type"
+        );
+        assert!(BusinessEvent::parse(&body(v)).is_ok());
+    }
+
+    #[test]
+    fn round_trips_through_json() {
+        let e = BusinessEvent::parse(&body(valid())).unwrap();
+        let again = BusinessEvent::parse(&serde_json::to_vec(&e).unwrap()).unwrap();
+        assert_eq!(e, again);
+    }
+}

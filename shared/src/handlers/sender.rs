@@ -1,0 +1,10 @@
+//! The sender function: the deliveries queue's consumer.
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+
+use crate::app::App;
+use crate::usecases::deliver::deliver_job;
+
+pub async fn handle(app: &App, event: SqsEvent) -> SqsBatchResponse {
+    super::sqs::for_each_record(&event, |body| deliver_job(app, body)).await
+}

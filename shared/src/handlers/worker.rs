@@ -1,0 +1,10 @@
+//! The worker function: the events queue's consumer.
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+
+use crate::app::App;
+use crate::usecases::process::process_event;
+
+pub async fn handle(app: &App, event: SqsEvent) -> SqsBatchResponse {
+    super::sqs::for_each_record(&event, |body| process_event(app, body)).await
+}

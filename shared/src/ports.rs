@@ -1,0 +1,125 @@
+//! Ports: what the use cases need from the outside world. One adapter per
+//! service implements each (DynamoDB, SQS, API Gateway management, SES v2).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::error::{MailError, PushError, QueueError, StoreError};
+use crate::event::EventType;
+use crate::model::{Channel, Connection, DeliveryRecord, EventClaim, MarkRead, Notification, Page};
+use crate::preferences::Preferences;
+use crate::template::{RenderedEmail, TemplateOverride};
+
+/// What the worker writes for one event, atomically.
+#[derive(Clone, Debug)]
+pub struct NewNotification {
+    pub claim: EventClaim,
+    pub kind: EventType,
+    /// The inbox entry; `None` when the user switched the in-app channel off.
+    pub notification: Option<Notification>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Recorded {
+    /// First time this event was seen: claim, notification and counters written.
+    Stored,
+    /// The event was claimed before; here is that claim.
+    Duplicate(EventClaim),
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    // Connections.
+    async fn put_connection(&self, conn: &Connection) -> Result<(), StoreError>;
+    /// Removes both rows of a connection; returns its owner if it was known.
+    async fn remove_connection(&self, connection_id: &str) -> Result<Option<String>, StoreError>;
+    async fn connection_owner(&self, connection_id: &str) -> Result<Option<String>, StoreError>;
+    async fn connections_of(&self, user_id: &str) -> Result<Vec<Connection>, StoreError>;
+
+    // Events and notifications.
+    /// In one transaction: claim the event id (fails if claimed), store the
+    /// notification, bump the unread counter and the creation statistics.
+    async fn record_notification(&self, new: &NewNotification) -> Result<Recorded, StoreError>;
+    /// Takes over a claim whose holder stalled, if nobody else did first.
+    async fn take_over_claim(
+        &self,
+        claim: &EventClaim,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    async fn mark_dispatched(&self, event_id: &str) -> Result<(), StoreError>;
+
+    async fn get_notification(
+        &self,
+        user_id: &str,
+        id: &str,
+    ) -> Result<Option<Notification>, StoreError>;
+    /// Notifications newer than `after`, oldest first.
+    async fn notifications_after(
+        &self,
+        user_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page, StoreError>;
+    /// Marks read and decrements the unread counter exactly once.
+    async fn mark_read(
+        &self,
+        user_id: &str,
+        id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<MarkRead, StoreError>;
+    async fn unread_count(&self, user_id: &str) -> Result<u64, StoreError>;
+
+    // Preferences and templates.
+    async fn preferences(&self, user_id: &str) -> Result<Preferences, StoreError>;
+    async fn put_preferences(&self, user_id: &str, prefs: &Preferences) -> Result<(), StoreError>;
+    async fn template_overrides(&self) -> Result<Vec<TemplateOverride>, StoreError>;
+    async fn put_template_override(&self, o: &TemplateOverride) -> Result<(), StoreError>;
+    /// Returns whether there was an override to delete.
+    async fn delete_template_override(
+        &self,
+        kind: EventType,
+        channel: Channel,
+    ) -> Result<bool, StoreError>;
+
+    // Deliveries.
+    /// Stores the latest outcome of a delivery and counts it in the statistics.
+    async fn record_delivery(&self, rec: &DeliveryRecord) -> Result<(), StoreError>;
+    async fn delivery(
+        &self,
+        user_id: &str,
+        notification_id: &str,
+        channel: Channel,
+    ) -> Result<Option<DeliveryRecord>, StoreError>;
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutMessage {
+    pub body: String,
+    pub delay_seconds: u32,
+}
+
+impl OutMessage {
+    pub fn now(body: String) -> Self {
+        Self {
+            body,
+            delay_seconds: 0,
+        }
+    }
+}
+
+#[async_trait]
+pub trait Queue: Send + Sync {
+    /// Sends all messages or fails: no message is reported sent that was not.
+    async fn send(&self, messages: Vec<OutMessage>) -> Result<(), QueueError>;
+}
+
+#[async_trait]
+pub trait Pusher: Send + Sync {
+    async fn post(&self, connection_id: &str, payload: &[u8]) -> Result<(), PushError>;
+}
+
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    /// Sends one email; returns the provider's message id.
+    async fn send(&self, to: &str, email: &RenderedEmail) -> Result<String, MailError>;
+}

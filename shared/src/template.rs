@@ -1,0 +1,553 @@
+//! Notification templates: built-in defaults for every type and channel,
+//! overrides from the table, compiled once and rendered with minijinja.
+
+use std::collections::{BTreeMap, HashSet};
+
+use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ValidationError;
+use crate::event::{BusinessEvent, EventType};
+use crate::model::{Channel, Priority};
+
+/// Bounds the work one render may do, so a hostile template cannot spin.
+const FUEL: u64 = 100_000;
+/// Bounds a single template's source.
+pub const MAX_TEMPLATE_BYTES: usize = 16 * 1024;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InAppTemplate {
+    pub title: String,
+    pub message: String,
+    #[serde(default)]
+    pub action_url: String,
+    #[serde(default)]
+    pub action_text: String,
+    /// Renders to low, normal, high or urgent.
+    #[serde(default = "default_priority")]
+    pub priority: String,
+}
+
+fn default_priority() -> String {
+    "normal".into()
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EmailTemplate {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum TemplateBody {
+    InApp(InAppTemplate),
+    Email(EmailTemplate),
+}
+
+impl TemplateBody {
+    pub fn channel(&self) -> Channel {
+        match self {
+            TemplateBody::InApp(_) => Channel::InApp,
+            TemplateBody::Email(_) => Channel::Email,
+        }
+    }
+
+    /// (field name, source) pairs, in a fixed order.
+    fn fields(&self) -> Vec<(&'static str, &str)> {
+        match self {
+            TemplateBody::InApp(t) => vec![
+                ("title", &t.title),
+                ("message", &t.message),
+                ("actionUrl", &t.action_url),
+                ("actionText", &t.action_text),
+                ("priority", &t.priority),
+            ],
+            TemplateBody::Email(t) => {
+                vec![
+                    ("subject", &t.subject),
+                    ("text", &t.text),
+                    ("html", &t.html),
+                ]
+            }
+        }
+    }
+
+    /// Parses a body for `channel`, refusing fields of the other channel.
+    pub fn parse(channel: Channel, body: &[u8]) -> Result<Self, ValidationError> {
+        let res = match channel {
+            Channel::InApp => serde_json::from_slice(body).map(TemplateBody::InApp),
+            Channel::Email => serde_json::from_slice(body).map(TemplateBody::Email),
+        };
+        res.map_err(|e| ValidationError::new("body", e.to_string()))
+    }
+}
+
+/// A template stored in the table, replacing the default of one type and channel.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TemplateOverride {
+    #[serde(rename = "type")]
+    pub kind: EventType,
+    pub channel: Channel,
+    pub body: TemplateBody,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The built-in template of a type and channel.
+pub fn default_template(kind: EventType, channel: Channel) -> TemplateBody {
+    let s = |v: &str| v.to_owned();
+    match channel {
+        Channel::InApp => TemplateBody::InApp(match kind {
+            EventType::OrderCreated => InAppTemplate {
+                title: s("Order {{ orderId }} confirmed"),
+                message: s(
+                    "Thanks for your order{% if total %} of {{ total }} {{ currency }}{% endif %}. We'll let you know when it ships.",
+                ),
+                action_url: s("/orders/{{ orderId }}"),
+                action_text: s("View order"),
+                priority: s("normal"),
+            },
+            EventType::OrderStatusChanged => InAppTemplate {
+                title: s("Order {{ orderId }} is {{ status | replace('_', ' ') }}"),
+                message: s(
+                    "Your order {{ orderId }} is now {{ status | replace('_', ' ') }}{% if previousStatus %} (was {{ previousStatus | replace('_', ' ') }}){% endif %}.",
+                ),
+                action_url: s("/orders/{{ orderId }}"),
+                action_text: s("Track order"),
+                priority: s(
+                    "{% if status in ['cancelled', 'refunded'] %}high{% else %}normal{% endif %}",
+                ),
+            },
+            EventType::PaymentVerified => InAppTemplate {
+                title: s("Payment received"),
+                message: s(
+                    "We received your payment{% if amount %} of {{ amount }} {{ currency }}{% endif %} for order {{ orderId }}.",
+                ),
+                action_url: s("/orders/{{ orderId }}"),
+                action_text: s("View order"),
+                priority: s("normal"),
+            },
+            EventType::PaymentFailed => InAppTemplate {
+                title: s("Payment failed for order {{ orderId }}"),
+                message: s(
+                    "Your payment{% if amount %} of {{ amount }} {{ currency }}{% endif %} could not be processed{% if reason %}: {{ reason }}{% endif %}. Please try another payment method.",
+                ),
+                action_url: s("/orders/{{ orderId }}/payment"),
+                action_text: s("Retry payment"),
+                priority: s("high"),
+            },
+            EventType::AdminMessage => InAppTemplate {
+                title: s("{{ title }}"),
+                message: s("{{ message }}"),
+                action_url: s("{{ actionUrl }}"),
+                action_text: s("{{ actionText }}"),
+                priority: s("{{ priority | default('normal') }}"),
+            },
+        }),
+        Channel::Email => {
+            let (subject, lead) = match kind {
+                EventType::OrderCreated => (
+                    "Your order {{ orderId }} is confirmed",
+                    "Thanks for your order {{ orderId }}{% if total %} of {{ total }} {{ currency }}{% endif %}. We'll let you know when it ships.",
+                ),
+                EventType::OrderStatusChanged => (
+                    "Order {{ orderId }}: {{ status | replace('_', ' ') }}",
+                    "Your order {{ orderId }} is now {{ status | replace('_', ' ') }}.",
+                ),
+                EventType::PaymentVerified => (
+                    "Payment received for order {{ orderId }}",
+                    "We received your payment{% if amount %} of {{ amount }} {{ currency }}{% endif %} for order {{ orderId }}.",
+                ),
+                EventType::PaymentFailed => (
+                    "Action needed: payment failed for order {{ orderId }}",
+                    "Your payment for order {{ orderId }} could not be processed{% if reason %}: {{ reason }}{% endif %}. Please try another payment method.",
+                ),
+                EventType::AdminMessage => ("{{ title }}", "{{ message }}"),
+            };
+            TemplateBody::Email(EmailTemplate {
+                subject: s(subject),
+                text: format!(
+                    "Hello{{% if customerName %}} {{{{ customerName }}}}{{% endif %}},\n\n{lead}\n"
+                ),
+                html: format!(
+                    "<p>Hello{{% if customerName %}} {{{{ customerName }}}}{{% endif %}},</p>\n<p>{lead}</p>\n"
+                ),
+            })
+        }
+    }
+}
+
+/// What the in-app channel shows, rendered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RenderedInApp {
+    pub title: String,
+    pub message: String,
+    pub action_url: Option<String>,
+    pub action_text: Option<String>,
+    pub priority: Priority,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenderedEmail {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("template {name}: {source}")]
+pub struct RenderError {
+    pub name: String,
+    #[source]
+    pub source: minijinja::Error,
+}
+
+/// All effective templates compiled into one environment.
+pub struct Templates {
+    env: Environment<'static>,
+    effective: BTreeMap<(EventType, Channel), (TemplateBody, bool)>,
+}
+
+fn new_env() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Lenient);
+    env.set_fuel(Some(FUEL));
+    // Only the HTML part of an email is markup; every other field is plain
+    // text that clients must insert as text.
+    env.set_auto_escape_callback(|name| {
+        if name.ends_with("/html") {
+            AutoEscape::Html
+        } else {
+            AutoEscape::None
+        }
+    });
+    env
+}
+
+fn template_name(kind: EventType, channel: Channel, field: &str) -> String {
+    format!("{}/{}/{}", kind.as_str(), channel.as_str(), field)
+}
+
+impl Templates {
+    /// Compiles the defaults with `overrides` on top. An override that no longer
+    /// compiles (it was validated on write) falls back to the default, loudly.
+    pub fn compile(overrides: &[TemplateOverride]) -> Self {
+        let mut env = new_env();
+        let mut effective = BTreeMap::new();
+        for kind in EventType::ALL {
+            for channel in Channel::ALL {
+                let custom = overrides.iter().find(|o| {
+                    o.kind == kind && o.channel == channel && o.body.channel() == channel
+                });
+                let mut chosen = custom.map(|o| (o.body.clone(), true));
+                if let Some((body, _)) = &chosen {
+                    if let Err(e) = add_body(&mut env, kind, channel, body) {
+                        tracing::error!(kind = kind.as_str(), channel = channel.as_str(), error = %e, "stored template override does not compile; using the default");
+                        chosen = None;
+                    }
+                }
+                let (body, is_override) =
+                    chosen.unwrap_or_else(|| (default_template(kind, channel), false));
+                if !is_override {
+                    add_body(&mut env, kind, channel, &body)
+                        .expect("built-in templates compile (unit tested)");
+                }
+                effective.insert((kind, channel), (body, is_override));
+            }
+        }
+        Self { env, effective }
+    }
+
+    /// The effective template of a type and channel, and whether it is an override.
+    pub fn effective(&self, kind: EventType, channel: Channel) -> (&TemplateBody, bool) {
+        let (body, is_override) = &self.effective[&(kind, channel)];
+        (body, *is_override)
+    }
+
+    fn render_field(
+        &self,
+        kind: EventType,
+        channel: Channel,
+        field: &str,
+        ctx: &Value,
+    ) -> Result<String, RenderError> {
+        let name = template_name(kind, channel, field);
+        let tmpl = self.env.get_template(&name).map_err(|source| RenderError {
+            name: name.clone(),
+            source,
+        })?;
+        tmpl.render(ctx)
+            .map(|s| s.trim().to_owned())
+            .map_err(|source| RenderError { name, source })
+    }
+
+    pub fn render_in_app(&self, event: &BusinessEvent) -> Result<RenderedInApp, RenderError> {
+        let ctx = context(event);
+        let r = |f| self.render_field(event.kind, Channel::InApp, f, &ctx);
+        let non_empty = |s: String| if s.is_empty() { None } else { Some(s) };
+        let priority_src = r("priority")?;
+        let priority = Priority::parse(&priority_src).unwrap_or_else(|| {
+            tracing::warn!(event_id = %event.id, rendered = %priority_src, "template priority is not low|normal|high|urgent; using normal");
+            Priority::Normal
+        });
+        Ok(RenderedInApp {
+            title: r("title")?,
+            message: r("message")?,
+            action_url: non_empty(r("actionUrl")?),
+            action_text: non_empty(r("actionText")?),
+            priority,
+        })
+    }
+
+    pub fn render_email(&self, event: &BusinessEvent) -> Result<RenderedEmail, RenderError> {
+        let ctx = context(event);
+        let r = |f| self.render_field(event.kind, Channel::Email, f, &ctx);
+        Ok(RenderedEmail {
+            subject: r("subject")?.replace(['\r', '\n'], " "),
+            text: r("text")?,
+            html: r("html")?,
+        })
+    }
+}
+
+fn add_body(
+    env: &mut Environment<'static>,
+    kind: EventType,
+    channel: Channel,
+    body: &TemplateBody,
+) -> Result<(), minijinja::Error> {
+    for (field, src) in body.fields() {
+        env.add_template_owned(template_name(kind, channel, field), src.to_owned())?;
+    }
+    Ok(())
+}
+
+/// The variables a template sees: the event's data fields at the top level,
+/// plus `data`, `userId` and `event` (id, type, occurredAt).
+fn context(event: &BusinessEvent) -> Value {
+    let mut map: BTreeMap<String, Value> = event
+        .data
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::from(minijinja::value::Serde(v))))
+        .collect();
+    map.insert(
+        "data".into(),
+        Value::from(minijinja::value::Serde(&event.data)),
+    );
+    map.insert("userId".into(), Value::from(event.user_id.clone()));
+    map.insert(
+        "event".into(),
+        Value::from(minijinja::value::Serde(serde_json::json!({
+            "id": event.id, "type": event.kind.as_str(), "occurredAt": event.occurred_at.to_rfc3339(),
+        }))),
+    );
+    Value::from(map)
+}
+
+/// Checks an override before it is stored: every field compiles and uses only
+/// variables that events of `kind` provide. The error names the field.
+pub fn validate_override(kind: EventType, body: &TemplateBody) -> Result<(), ValidationError> {
+    let mut allowed: HashSet<&str> = kind.data_fields().iter().copied().collect();
+    allowed.extend(["data", "userId", "event"]);
+    let env = new_env();
+    for (field, src) in body.fields() {
+        if src.len() > MAX_TEMPLATE_BYTES {
+            return Err(ValidationError::new(
+                field,
+                format!("is longer than {MAX_TEMPLATE_BYTES} bytes"),
+            ));
+        }
+        let tmpl = env
+            .template_from_str(src)
+            .map_err(|e| ValidationError::new(field, format!("does not compile: {e}")))?;
+        let mut unknown: Vec<String> = tmpl
+            .undeclared_variables(false)
+            .into_iter()
+            .filter(|v| !allowed.contains(v.as_str()))
+            .collect();
+        unknown.sort();
+        if let Some(v) = unknown.first() {
+            let mut known: Vec<&str> = kind.data_fields().to_vec();
+            known.extend(["userId", "event", "data"]);
+            return Err(ValidationError::new(
+                field,
+                format!(
+                    "uses `{v}`, which {} events do not provide (available: {})",
+                    kind.as_str(),
+                    known.join(", ")
+                ),
+            ));
+        }
+    }
+    if let TemplateBody::InApp(t) = body {
+        if t.title.trim().is_empty() {
+            return Err(ValidationError::new("title", "must not be empty"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(kind: &str, data: serde_json::Value) -> BusinessEvent {
+        BusinessEvent::parse(
+            json!({"id":"evt_1","type":kind,"userId":"u_1","occurredAt":"2026-11-27T10:00:00Z","data":data})
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn every_default_compiles_and_validates() {
+        let t = Templates::compile(&[]);
+        for kind in EventType::ALL {
+            for ch in Channel::ALL {
+                let (body, is_override) = t.effective(kind, ch);
+                assert!(!is_override);
+                validate_override(kind, body).unwrap_or_else(|e| panic!("{kind:?}/{ch:?}: {e}"));
+            }
+        }
+    }
+
+    #[test]
+    fn renders_order_created() {
+        let t = Templates::compile(&[]);
+        let e = event(
+            "order.created",
+            json!({"orderId":"o_1","total":"49.90","currency":"EUR"}),
+        );
+        let r = t.render_in_app(&e).unwrap();
+        assert_eq!(r.title, "Order o_1 confirmed");
+        assert!(r.message.contains("49.90 EUR"), "{}", r.message);
+        assert_eq!(r.action_url.as_deref(), Some("/orders/o_1"));
+        assert_eq!(r.priority, Priority::Normal);
+        let m = t.render_email(&e).unwrap();
+        assert_eq!(m.subject, "Your order o_1 is confirmed");
+        assert!(m.html.starts_with("<p>Hello,</p>"), "{}", m.html);
+    }
+
+    #[test]
+    fn status_drives_text_and_priority() {
+        let t = Templates::compile(&[]);
+        let r = t
+            .render_in_app(&event(
+                "order.status_changed",
+                json!({"orderId":"o_1","status":"out_for_delivery"}),
+            ))
+            .unwrap();
+        assert_eq!(r.title, "Order o_1 is out for delivery");
+        let r = t
+            .render_in_app(&event(
+                "order.status_changed",
+                json!({"orderId":"o_1","status":"cancelled"}),
+            ))
+            .unwrap();
+        assert_eq!(r.priority, Priority::High);
+        let r = t
+            .render_in_app(&event(
+                "payment.failed",
+                json!({"orderId":"o_9","reason":"card declined"}),
+            ))
+            .unwrap();
+        assert!(
+            r.message
+                .ends_with("card declined. Please try another payment method."),
+            "{}",
+            r.message
+        );
+        assert_eq!(r.priority, Priority::High);
+    }
+
+    #[test]
+    fn user_values_are_text_never_code_and_html_is_escaped() {
+        let t = Templates::compile(&[]);
+        let e = event(
+            "order.created",
+            json!({"orderId":"{{ 7*7 }}<script>x</script>","customerName":"<b>Eve</b>"}),
+        );
+        let r = t.render_in_app(&e).unwrap();
+        assert_eq!(r.title, "Order {{ 7*7 }}<script>x</script> confirmed");
+        let m = t.render_email(&e).unwrap();
+        assert!(
+            m.html.contains("&lt;b&gt;Eve&lt;&#x2f;b&gt;")
+                || m.html.contains("&lt;b&gt;Eve&lt;/b&gt;"),
+            "{}",
+            m.html
+        );
+        assert!(!m.html.contains("<script>"));
+        assert!(m.text.contains("<b>Eve</b>"));
+    }
+
+    #[test]
+    fn overrides_replace_defaults() {
+        let o = TemplateOverride {
+            kind: EventType::OrderCreated,
+            channel: Channel::InApp,
+            body: TemplateBody::InApp(InAppTemplate {
+                title: "New order {{ orderId | upper }}".into(),
+                message: "m".into(),
+                action_url: String::new(),
+                action_text: String::new(),
+                priority: "urgent".into(),
+            }),
+            updated_at: chrono::Utc::now(),
+        };
+        let t = Templates::compile(&[o]);
+        let r = t
+            .render_in_app(&event("order.created", json!({"orderId":"o_1"})))
+            .unwrap();
+        assert_eq!(r.title, "New order O_1");
+        assert_eq!(r.action_url, None);
+        assert_eq!(r.priority, Priority::Urgent);
+        assert!(t.effective(EventType::OrderCreated, Channel::InApp).1);
+    }
+
+    #[test]
+    fn validation_names_the_field_and_the_variable() {
+        let body = |title: &str| {
+            TemplateBody::InApp(InAppTemplate {
+                title: title.into(),
+                message: "ok".into(),
+                action_url: String::new(),
+                action_text: String::new(),
+                priority: "normal".into(),
+            })
+        };
+        let e = validate_override(EventType::OrderCreated, &body("{% if %}")).unwrap_err();
+        assert_eq!(e.field, "title");
+        assert!(e.message.contains("does not compile"));
+        let e = validate_override(EventType::OrderCreated, &body("{{ status }}")).unwrap_err();
+        assert_eq!(e.field, "title");
+        assert!(e.message.contains("`status`"), "{}", e.message);
+        validate_override(EventType::OrderStatusChanged, &body("{{ status }}")).unwrap();
+    }
+
+    #[test]
+    fn a_runaway_template_runs_out_of_fuel() {
+        let o = TemplateOverride {
+            kind: EventType::OrderCreated,
+            channel: Channel::InApp,
+            body: TemplateBody::InApp(InAppTemplate {
+                title: "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}".into(),
+                message: "m".into(),
+                action_url: String::new(),
+                action_text: String::new(),
+                priority: "normal".into(),
+            }),
+            updated_at: chrono::Utc::now(),
+        };
+        let t = Templates::compile(&[o]);
+        assert!(
+            t.render_in_app(&event("order.created", json!({"orderId":"o_1"})))
+                .is_err()
+        );
+    }
+}

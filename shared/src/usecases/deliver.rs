@@ -1,0 +1,235 @@
+//! sender: one delivery job reaches the user's devices or mailbox.
+
+use chrono::Utc;
+use tracing::Instrument;
+
+use crate::app::App;
+use crate::error::MailError;
+use crate::jobs::DeliveryJob;
+use crate::model::{Channel, DeliveryRecord, DeliveryStatus};
+use crate::ports::OutMessage;
+use crate::protocol::ServerMessage;
+use crate::usecases::MessageError;
+use crate::usecases::fanout::{fan_out, live_connections};
+
+/// Delay before a follow-up job retries the connections that failed.
+const RETRY_DELAY_SECONDS: u32 = 2;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Delivered {
+    /// Pushed to this many devices; `retrying` more were throttled and re-queued.
+    Pushed {
+        devices: usize,
+        gone: usize,
+        retrying: usize,
+    },
+    /// The user had no open connection: the inbox and sync will serve it.
+    NoConnection,
+    Emailed {
+        message_id: String,
+    },
+    /// The mail provider refused this message for good; recorded, not retried.
+    EmailRejected {
+        reason: String,
+    },
+}
+
+pub async fn deliver_job(app: &App, body: &str) -> Result<Delivered, MessageError> {
+    let job: DeliveryJob = serde_json::from_str(body)
+        .map_err(|e| MessageError::Poison(format!("invalid delivery job: {e}")))?;
+    let span = match &job {
+        DeliveryJob::WebSocket {
+            user_id,
+            notification,
+            ..
+        } => {
+            tracing::info_span!("delivery", channel = "in_app", user_id = %user_id, notification_id = %notification.id)
+        }
+        DeliveryJob::Email {
+            user_id,
+            notification_id,
+            ..
+        } => {
+            tracing::info_span!("delivery", channel = "email", user_id = %user_id, notification_id = %notification_id)
+        }
+    };
+    deliver(app, job).instrument(span).await
+}
+
+async fn record(
+    app: &App,
+    user_id: &str,
+    notification_id: &str,
+    channel: Channel,
+    status: DeliveryStatus,
+    reason: Option<String>,
+    detail: Option<String>,
+) -> Result<(), MessageError> {
+    app.store
+        .record_delivery(&DeliveryRecord {
+            user_id: user_id.to_owned(),
+            notification_id: notification_id.to_owned(),
+            channel,
+            status,
+            reason,
+            detail,
+            at: Utc::now(),
+        })
+        .await?;
+    Ok(())
+}
+
+async fn deliver(app: &App, job: DeliveryJob) -> Result<Delivered, MessageError> {
+    match job {
+        DeliveryJob::WebSocket {
+            user_id,
+            notification,
+            connection_ids,
+        } => {
+            let mut connections = live_connections(app, &user_id).await?;
+            if let Some(only) = &connection_ids {
+                connections.retain(|c| only.contains(&c.connection_id));
+            }
+            if connections.is_empty() {
+                record(
+                    app,
+                    &user_id,
+                    &notification.id,
+                    Channel::InApp,
+                    DeliveryStatus::Skipped,
+                    Some("no open connection".into()),
+                    None,
+                )
+                .await?;
+                return Ok(Delivered::NoConnection);
+            }
+            let payload = ServerMessage::New(notification.clone()).to_bytes();
+            let out = fan_out(app, &connections, &payload).await;
+            let (devices, gone) = (out.delivered.len(), out.gone.len());
+            if out.failed.is_empty() {
+                let (status, reason) = if devices > 0 {
+                    (DeliveryStatus::Delivered, None)
+                } else {
+                    (
+                        DeliveryStatus::Skipped,
+                        Some("every connection was gone".into()),
+                    )
+                };
+                record(
+                    app,
+                    &user_id,
+                    &notification.id,
+                    Channel::InApp,
+                    status,
+                    reason,
+                    Some(format!("{devices} device(s)")),
+                )
+                .await?;
+                return Ok(Delivered::Pushed {
+                    devices,
+                    gone,
+                    retrying: 0,
+                });
+            }
+            let reason = out
+                .failed
+                .iter()
+                .map(|(id, e)| format!("{id}: {e}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            if devices == 0 {
+                // Nobody got it: the whole job is retried by SQS, no duplicate possible.
+                record(
+                    app,
+                    &user_id,
+                    &notification.id,
+                    Channel::InApp,
+                    DeliveryStatus::Failed,
+                    Some(reason.clone()),
+                    None,
+                )
+                .await?;
+                return Err(MessageError::Retry(format!(
+                    "push failed on every connection: {reason}"
+                )));
+            }
+            // Some devices have it: retry only the others, so none gets it twice.
+            let retry_ids: Vec<String> = out.failed.iter().map(|(id, _)| id.clone()).collect();
+            let retrying = retry_ids.len();
+            let follow_up = DeliveryJob::WebSocket {
+                user_id: user_id.clone(),
+                notification: notification.clone(),
+                connection_ids: Some(retry_ids),
+            };
+            app.deliveries
+                .send(vec![OutMessage {
+                    body: follow_up.to_body(),
+                    delay_seconds: RETRY_DELAY_SECONDS,
+                }])
+                .await?;
+            tracing::warn!(%reason, retrying, "some pushes failed; re-queued for those connections");
+            record(
+                app,
+                &user_id,
+                &notification.id,
+                Channel::InApp,
+                DeliveryStatus::Delivered,
+                None,
+                Some(format!("{devices} device(s), {retrying} retrying")),
+            )
+            .await?;
+            Ok(Delivered::Pushed {
+                devices,
+                gone,
+                retrying,
+            })
+        }
+        DeliveryJob::Email {
+            user_id,
+            notification_id,
+            to,
+            content,
+        } => match app.mailer.send(&to, &content).await {
+            Ok(message_id) => {
+                record(
+                    app,
+                    &user_id,
+                    &notification_id,
+                    Channel::Email,
+                    DeliveryStatus::Delivered,
+                    None,
+                    Some(message_id.clone()),
+                )
+                .await?;
+                Ok(Delivered::Emailed { message_id })
+            }
+            Err(MailError::Rejected(reason)) => {
+                tracing::error!(%reason, "email rejected; not retried");
+                record(
+                    app,
+                    &user_id,
+                    &notification_id,
+                    Channel::Email,
+                    DeliveryStatus::Failed,
+                    Some(reason.clone()),
+                    None,
+                )
+                .await?;
+                Ok(Delivered::EmailRejected { reason })
+            }
+            Err(MailError::Temporary(reason)) => {
+                record(
+                    app,
+                    &user_id,
+                    &notification_id,
+                    Channel::Email,
+                    DeliveryStatus::Failed,
+                    Some(reason.clone()),
+                    None,
+                )
+                .await?;
+                Err(MessageError::Retry(format!("email: {reason}")))
+            }
+        },
+    }
+}

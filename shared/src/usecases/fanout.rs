@@ -1,0 +1,60 @@
+//! Pushing one payload to many connections at once.
+
+use futures::future::join_all;
+
+use crate::app::App;
+use crate::error::PushError;
+use crate::model::Connection;
+
+#[derive(Debug, Default)]
+pub struct FanOut {
+    pub delivered: Vec<String>,
+    pub gone: Vec<String>,
+    pub failed: Vec<(String, PushError)>,
+}
+
+/// Posts `payload` to every connection concurrently. A connection that
+/// answers 410 is removed (that one only); others are reported, not retried here.
+pub async fn fan_out(app: &App, connections: &[Connection], payload: &[u8]) -> FanOut {
+    let posts = connections.iter().map(|c| async move {
+        let res = app.pusher.post(&c.connection_id, payload).await;
+        (c.connection_id.clone(), res)
+    });
+    let mut out = FanOut::default();
+    for (id, res) in join_all(posts).await {
+        match res {
+            Ok(()) => out.delivered.push(id),
+            Err(PushError::Gone) => out.gone.push(id),
+            Err(e) => out.failed.push((id, e)),
+        }
+    }
+    let removals = out.gone.iter().map(|id| async move {
+        if let Err(e) = app.store.remove_connection(id).await {
+            tracing::warn!(connection_id = %id, error = %e, "could not remove a gone connection; its TTL will");
+        }
+    });
+    join_all(removals).await;
+    if !out.gone.is_empty() {
+        tracing::info!(gone = ?out.gone, "removed connections that answered 410");
+    }
+    out
+}
+
+/// The user's live connections: rows past their expiry are ignored (DynamoDB
+/// TTL deletes them late) and removed.
+pub async fn live_connections(
+    app: &App,
+    user_id: &str,
+) -> Result<Vec<Connection>, crate::error::StoreError> {
+    let now = chrono::Utc::now().timestamp();
+    let (live, stale): (Vec<_>, Vec<_>) = app
+        .store
+        .connections_of(user_id)
+        .await?
+        .into_iter()
+        .partition(|c| c.expires_at > now);
+    for c in &stale {
+        let _ = app.store.remove_connection(&c.connection_id).await;
+    }
+    Ok(live)
+}

@@ -1,0 +1,162 @@
+//! worker: one business event becomes a stored notification and its delivery jobs.
+
+use chrono::{DateTime, Duration, Utc};
+use tracing::Instrument;
+
+use crate::app::App;
+use crate::event::BusinessEvent;
+use crate::jobs::DeliveryJob;
+use crate::model::{Channel, DeliveryRecord, DeliveryStatus, EventClaim, Notification};
+use crate::ports::{NewNotification, OutMessage, Recorded};
+use crate::usecases::MessageError;
+
+/// A claim older than this whose jobs were never queued belongs to an
+/// invocation that died; another may take it over. Longer than the worker's timeout.
+pub const CLAIM_LEASE: Duration = Duration::seconds(90);
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Processed {
+    /// Stored (if in-app is on) and these channels queued for delivery.
+    Created {
+        notification_id: String,
+        channels: Vec<Channel>,
+    },
+    /// Seen before and fully handled: nothing done.
+    Duplicate,
+}
+
+pub async fn process_event(app: &App, body: &str) -> Result<Processed, MessageError> {
+    let event = BusinessEvent::parse(body.as_bytes())
+        .map_err(|e| MessageError::Poison(format!("invalid event: {e}")))?;
+    let span = tracing::info_span!("event", event_id = %event.id, kind = event.kind.as_str(), user_id = %event.user_id);
+    process(app, &event, Utc::now()).instrument(span).await
+}
+
+async fn process(
+    app: &App,
+    event: &BusinessEvent,
+    now: DateTime<Utc>,
+) -> Result<Processed, MessageError> {
+    let prefs = app.store.preferences(&event.user_id).await?;
+    let category = event.kind.category();
+    let in_app = prefs.enabled(category, Channel::InApp);
+    let email_on = prefs.enabled(category, Channel::Email);
+    let email_to = event
+        .recipient_email()
+        .or(prefs.email.as_deref())
+        .map(str::to_owned);
+    let templates = app.templates.get(app.store.as_ref()).await?;
+
+    let mut claim = EventClaim {
+        event_id: event.id.clone(),
+        user_id: event.user_id.clone(),
+        notification_id: ulid::Ulid::new().to_string(),
+        created_at: now,
+        claimed_at: now,
+        dispatched: false,
+    };
+    let render = |claim: &EventClaim| -> Result<Option<Notification>, MessageError> {
+        if !in_app {
+            return Ok(None);
+        }
+        let r = templates
+            .render_in_app(event)
+            .map_err(|e| MessageError::Poison(e.to_string()))?;
+        Ok(Some(Notification {
+            id: claim.notification_id.clone(),
+            kind: event.kind,
+            title: r.title,
+            message: r.message,
+            priority: r.priority,
+            action_url: r.action_url,
+            action_text: r.action_text,
+            created_at: claim.created_at,
+            read: false,
+            read_at: None,
+            event_id: event.id.clone(),
+        }))
+    };
+
+    let mut notification = render(&claim)?;
+    let recorded = app
+        .store
+        .record_notification(&NewNotification {
+            claim: claim.clone(),
+            kind: event.kind,
+            notification: notification.clone(),
+        })
+        .await?;
+    if let Recorded::Duplicate(existing) = recorded {
+        if existing.dispatched {
+            tracing::info!("duplicate event absorbed");
+            return Ok(Processed::Duplicate);
+        }
+        if now - existing.claimed_at < CLAIM_LEASE {
+            // Another invocation stored it and is queueing its jobs right now.
+            return Err(MessageError::Retry(
+                "event is being dispatched by another invocation".into(),
+            ));
+        }
+        if !app.store.take_over_claim(&existing, now).await? {
+            return Err(MessageError::Retry(
+                "lost the race to take over a stalled event".into(),
+            ));
+        }
+        tracing::warn!("taking over an event whose dispatch stalled");
+        claim = existing;
+        notification = render(&claim)?;
+    }
+
+    let mut jobs = Vec::new();
+    let mut channels = Vec::new();
+    if let Some(n) = notification {
+        jobs.push(DeliveryJob::WebSocket {
+            user_id: event.user_id.clone(),
+            notification: n,
+            connection_ids: None,
+        });
+        channels.push(Channel::InApp);
+    }
+    if email_on {
+        match email_to {
+            Some(to) => {
+                let content = templates
+                    .render_email(event)
+                    .map_err(|e| MessageError::Poison(e.to_string()))?;
+                jobs.push(DeliveryJob::Email {
+                    user_id: event.user_id.clone(),
+                    notification_id: claim.notification_id.clone(),
+                    to,
+                    content,
+                });
+                channels.push(Channel::Email);
+            }
+            None => {
+                app.store
+                    .record_delivery(&DeliveryRecord {
+                        user_id: event.user_id.clone(),
+                        notification_id: claim.notification_id.clone(),
+                        channel: Channel::Email,
+                        status: DeliveryStatus::Skipped,
+                        reason: Some(
+                            "no email address in the event or the user's preferences".into(),
+                        ),
+                        detail: None,
+                        at: now,
+                    })
+                    .await?;
+            }
+        }
+    }
+    if !jobs.is_empty() {
+        app.deliveries
+            .send(jobs.iter().map(|j| OutMessage::now(j.to_body())).collect())
+            .await?;
+    }
+    app.store.mark_dispatched(&event.id).await?;
+    tracing::info!(notification_id = %claim.notification_id, channels = ?channels, "notification created");
+    Ok(Processed::Created {
+        notification_id: claim.notification_id,
+        channels,
+    })
+}
