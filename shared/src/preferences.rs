@@ -102,8 +102,8 @@ mod tests {
         assert!(p.enabled(Category::Payment, Channel::Email));
         let eff = p.effective();
         assert_eq!(eff.channels.len(), 3);
-        assert_eq!(eff.channels[&Category::Order][&Channel::Email], false);
-        assert_eq!(eff.channels[&Category::System][&Channel::Email], false);
+        assert!(!eff.channels[&Category::Order][&Channel::Email]);
+        assert!(!eff.channels[&Category::System][&Channel::Email]);
     }
 
     #[test]

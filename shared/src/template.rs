@@ -244,11 +244,11 @@ impl Templates {
                     o.kind == kind && o.channel == channel && o.body.channel() == channel
                 });
                 let mut chosen = custom.map(|o| (o.body.clone(), true));
-                if let Some((body, _)) = &chosen {
-                    if let Err(e) = add_body(&mut env, kind, channel, body) {
-                        tracing::error!(kind = kind.as_str(), channel = channel.as_str(), error = %e, "stored template override does not compile; using the default");
-                        chosen = None;
-                    }
+                if let Some((body, _)) = &chosen
+                    && let Err(e) = add_body(&mut env, kind, channel, body)
+                {
+                    tracing::error!(kind = kind.as_str(), channel = channel.as_str(), error = %e, "stored template override does not compile; using the default");
+                    chosen = None;
                 }
                 let (body, is_override) =
                     chosen.unwrap_or_else(|| (default_template(kind, channel), false));
@@ -383,10 +383,10 @@ pub fn validate_override(kind: EventType, body: &TemplateBody) -> Result<(), Val
             ));
         }
     }
-    if let TemplateBody::InApp(t) = body {
-        if t.title.trim().is_empty() {
-            return Err(ValidationError::new("title", "must not be empty"));
-        }
+    if let TemplateBody::InApp(t) = body
+        && t.title.trim().is_empty()
+    {
+        return Err(ValidationError::new("title", "must not be empty"));
     }
     Ok(())
 }

@@ -1,1 +1,10 @@
+//! Test support: moto server, the management API stand-in, per-test environments.
 
+pub mod contract;
+pub mod env;
+pub mod mgmt;
+pub mod moto;
+
+pub use env::*;
+pub use mgmt::{Fault, Mgmt};
+pub use moto::{moto, moto_data};

@@ -49,6 +49,11 @@ fn n(v: i64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
+/// Timestamps as serde writes them, so conditions compare equal strings.
+fn ts(at: DateTime<Utc>) -> AttributeValue {
+    s(at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+}
+
 fn user_pk(user: &str) -> String {
     format!("USER#{user}")
 }
@@ -138,6 +143,10 @@ impl DynamoStore {
 
     pub fn client(&self) -> &aws_sdk_dynamodb::Client {
         &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
     }
 
     async fn get(&self, pk: String, sk: impl Into<String>) -> Result<Option<Item>, StoreError> {
@@ -328,8 +337,8 @@ impl Store for DynamoStore {
             .set_key(Some(key(claim_pk(&claim.event_id), "EVENT")))
             .update_expression("SET claimedAt = :now")
             .condition_expression("claimedAt = :old AND dispatched = :false")
-            .expression_attribute_values(":now", s(now.to_rfc3339()))
-            .expression_attribute_values(":old", s(claim.claimed_at.to_rfc3339()))
+            .expression_attribute_values(":now", ts(now))
+            .expression_attribute_values(":old", ts(claim.claimed_at))
             .expression_attribute_values(":false", AttributeValue::Bool(false))
             .send()
             .await;
@@ -421,7 +430,7 @@ impl Store for DynamoStore {
                 .expression_attribute_names("#read", "read")
                 .expression_attribute_values(":true", AttributeValue::Bool(true))
                 .expression_attribute_values(":false", AttributeValue::Bool(false))
-                .expression_attribute_values(":at", s(at.to_rfc3339()))
+                .expression_attribute_values(":at", ts(at))
                 .build(),
         )?;
         let res = self

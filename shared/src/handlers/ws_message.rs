@@ -2,6 +2,7 @@
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use chrono::Utc;
+use tracing::Instrument;
 
 use super::http::{body_bytes, proxy};
 use crate::app::App;
@@ -15,9 +16,7 @@ pub async fn handle(app: &App, req: ApiGatewayWebsocketProxyRequest) -> ApiGatew
         return proxy(400, None);
     };
     let span = tracing::info_span!("ws_message", connection_id = %connection_id);
-    let _guard = span.enter();
-    drop(_guard);
-    let reply = match answer(app, &connection_id, &req).await {
+    let reply = match answer(app, &connection_id, &req).instrument(span).await {
         Ok(reply) => reply,
         Err(e) => {
             tracing::error!(connection_id, error = %e, "message failed");
@@ -27,12 +26,12 @@ pub async fn handle(app: &App, req: ApiGatewayWebsocketProxyRequest) -> ApiGatew
             ))
         }
     };
-    if let Some(reply) = reply {
-        if let Err(e) = app.pusher.post(&connection_id, &reply.to_bytes()).await {
-            tracing::warn!(connection_id, error = %e, "could not answer the client");
-            if e == PushError::Gone {
-                let _ = app.store.remove_connection(&connection_id).await;
-            }
+    if let Some(reply) = reply
+        && let Err(e) = app.pusher.post(&connection_id, &reply.to_bytes()).await
+    {
+        tracing::warn!(connection_id, error = %e, "could not answer the client");
+        if e == PushError::Gone {
+            let _ = app.store.remove_connection(&connection_id).await;
         }
     }
     proxy(200, None)

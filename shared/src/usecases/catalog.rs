@@ -23,10 +23,10 @@ impl TemplateCache {
     }
 
     pub async fn get(&self, store: &dyn Store) -> Result<Arc<Templates>, StoreError> {
-        if let Some((at, t)) = &*self.slot.lock().expect("template cache lock") {
-            if at.elapsed() < self.ttl {
-                return Ok(t.clone());
-            }
+        if let Some((at, t)) = &*self.slot.lock().expect("template cache lock")
+            && at.elapsed() < self.ttl
+        {
+            return Ok(t.clone());
         }
         let overrides = store.template_overrides().await?;
         let compiled = Arc::new(Templates::compile(&overrides));

@@ -1,0 +1,283 @@
+//! The store contract: behaviour every `Store` implementation must show.
+//! Run against DynamoDB on moto here, and against any other store the same way.
+
+use chrono::{Duration, Utc};
+use shared::event::EventType;
+use shared::model::{
+    Channel, Connection, DeliveryRecord, DeliveryStatus, EventClaim, MarkRead, Notification,
+    Priority,
+};
+use shared::ports::{NewNotification, Recorded, Store};
+use shared::preferences::Preferences;
+use shared::template::{InAppTemplate, TemplateBody, TemplateOverride};
+
+pub fn notification(id: &str, event_id: &str) -> Notification {
+    Notification {
+        id: id.into(),
+        kind: EventType::OrderCreated,
+        title: "t".into(),
+        message: "m".into(),
+        priority: Priority::Normal,
+        action_url: Some("/orders/o_1".into()),
+        action_text: None,
+        created_at: Utc::now(),
+        read: false,
+        read_at: None,
+        event_id: event_id.into(),
+    }
+}
+
+/// Stores a fresh notification for `user` through the worker's write path.
+pub async fn add(store: &dyn Store, user: &str, event_id: &str) -> Notification {
+    let id = ulid::Ulid::new().to_string();
+    let n = notification(&id, event_id);
+    let claim = EventClaim {
+        event_id: event_id.into(),
+        user_id: user.into(),
+        notification_id: id,
+        created_at: n.created_at,
+        claimed_at: n.created_at,
+        dispatched: false,
+    };
+    let r = store
+        .record_notification(&NewNotification {
+            claim,
+            kind: n.kind,
+            notification: Some(n.clone()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(r, Recorded::Stored);
+    n
+}
+
+pub async fn connections(store: &dyn Store) {
+    let exp = (Utc::now() + Duration::hours(2)).timestamp();
+    let c = |id: &str, user: &str| Connection {
+        connection_id: id.into(),
+        user_id: user.into(),
+        connected_at: Utc::now(),
+        expires_at: exp,
+    };
+    store.put_connection(&c("k1", "ann")).await.unwrap();
+    store.put_connection(&c("k2", "ann")).await.unwrap();
+    store.put_connection(&c("k3", "ben")).await.unwrap();
+    let mut ann: Vec<_> = store.connections_of("ann").await.unwrap();
+    ann.sort_by(|a, b| a.connection_id.cmp(&b.connection_id));
+    assert_eq!(ann.len(), 2);
+    assert_eq!(ann[0], c("k1", "ann").clone_with(ann[0].connected_at));
+    assert_eq!(
+        store.connection_owner("k3").await.unwrap().as_deref(),
+        Some("ben")
+    );
+    assert_eq!(
+        store.remove_connection("k1").await.unwrap().as_deref(),
+        Some("ann")
+    );
+    assert_eq!(store.remove_connection("k1").await.unwrap(), None);
+    assert_eq!(store.connection_owner("k1").await.unwrap(), None);
+    assert_eq!(store.connections_of("ann").await.unwrap().len(), 1);
+    assert_eq!(store.connections_of("ben").await.unwrap().len(), 1);
+}
+
+trait CloneWith {
+    fn clone_with(&self, at: chrono::DateTime<Utc>) -> Self;
+}
+
+impl CloneWith for Connection {
+    fn clone_with(&self, at: chrono::DateTime<Utc>) -> Self {
+        Connection {
+            connected_at: at,
+            ..self.clone()
+        }
+    }
+}
+
+pub async fn claims_and_duplicates(store: &dyn Store) {
+    let n = add(store, "cam", "evt_claim").await;
+    let again = EventClaim {
+        event_id: "evt_claim".into(),
+        user_id: "cam".into(),
+        notification_id: ulid::Ulid::new().to_string(),
+        created_at: Utc::now(),
+        claimed_at: Utc::now(),
+        dispatched: false,
+    };
+    let r = store
+        .record_notification(&NewNotification {
+            claim: again.clone(),
+            kind: EventType::OrderCreated,
+            notification: Some(notification(&again.notification_id, "evt_claim")),
+        })
+        .await
+        .unwrap();
+    let Recorded::Duplicate(existing) = r else {
+        panic!("second record must be a duplicate")
+    };
+    assert_eq!(existing.notification_id, n.id);
+    assert!(!existing.dispatched);
+    // Nothing of the loser was written.
+    assert_eq!(
+        store
+            .notifications_after("cam", None, 10)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    assert_eq!(store.unread_count("cam").await.unwrap(), 1);
+
+    // Take-over works once per observed claim.
+    let later = existing.claimed_at + Duration::minutes(5);
+    assert!(store.take_over_claim(&existing, later).await.unwrap());
+    assert!(!store.take_over_claim(&existing, later).await.unwrap());
+    store.mark_dispatched("evt_claim").await.unwrap();
+    let r = store
+        .record_notification(&NewNotification {
+            claim: again,
+            kind: EventType::OrderCreated,
+            notification: None,
+        })
+        .await
+        .unwrap();
+    let Recorded::Duplicate(existing) = r else {
+        panic!()
+    };
+    assert!(existing.dispatched);
+}
+
+pub async fn reading_and_marking(store: &dyn Store) {
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        ids.push(add(store, "dan", &format!("evt_page_{i}")).await.id);
+    }
+    add(store, "eve", "evt_other").await;
+    // Pages of three, oldest first, nothing lost or repeated.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = store
+            .notifications_after("dan", cursor.as_deref(), 3)
+            .await
+            .unwrap();
+        assert!(page.items.len() <= 3);
+        seen.extend(page.items.iter().map(|n| n.id.clone()));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids);
+    assert_eq!(store.unread_count("dan").await.unwrap(), 7);
+    assert_eq!(
+        store.mark_read("dan", &ids[0], Utc::now()).await.unwrap(),
+        MarkRead::Marked { unread: 6 }
+    );
+    assert_eq!(
+        store.mark_read("dan", &ids[0], Utc::now()).await.unwrap(),
+        MarkRead::AlreadyRead { unread: 6 }
+    );
+    assert_eq!(
+        store.mark_read("eve", &ids[1], Utc::now()).await.unwrap(),
+        MarkRead::NotFound
+    );
+    assert_eq!(
+        store
+            .mark_read("dan", &ulid::Ulid::new().to_string(), Utc::now())
+            .await
+            .unwrap(),
+        MarkRead::NotFound
+    );
+    let n = store
+        .get_notification("dan", &ids[0])
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(n.read && n.read_at.is_some());
+    assert_eq!(n.action_url.as_deref(), Some("/orders/o_1"));
+    assert!(
+        store
+            .get_notification("eve", &ids[0])
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+pub async fn preferences_and_templates(store: &dyn Store) {
+    assert_eq!(
+        store.preferences("fay").await.unwrap(),
+        Preferences::default()
+    );
+    let p = Preferences::parse_update(
+        br#"{"email":"fay@example.com","channels":{"order":{"email":false}}}"#,
+    )
+    .unwrap();
+    store.put_preferences("fay", &p).await.unwrap();
+    assert_eq!(store.preferences("fay").await.unwrap(), p);
+
+    let o = TemplateOverride {
+        kind: EventType::PaymentFailed,
+        channel: Channel::InApp,
+        body: TemplateBody::InApp(InAppTemplate {
+            title: "Oops {{ orderId }}".into(),
+            message: "m".into(),
+            action_url: String::new(),
+            action_text: String::new(),
+            priority: "urgent".into(),
+        }),
+        updated_at: Utc::now(),
+    };
+    store.put_template_override(&o).await.unwrap();
+    let all = store.template_overrides().await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].body, o.body);
+    assert!(
+        store
+            .delete_template_override(EventType::PaymentFailed, Channel::InApp)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .delete_template_override(EventType::PaymentFailed, Channel::InApp)
+            .await
+            .unwrap()
+    );
+    assert!(store.template_overrides().await.unwrap().is_empty());
+}
+
+pub async fn deliveries(store: &dyn Store) {
+    let rec = DeliveryRecord {
+        user_id: "gus".into(),
+        notification_id: "01JNOTIF".into(),
+        channel: Channel::Email,
+        status: DeliveryStatus::Failed,
+        reason: Some("throttled".into()),
+        detail: None,
+        at: Utc::now(),
+    };
+    store.record_delivery(&rec).await.unwrap();
+    let later = DeliveryRecord {
+        status: DeliveryStatus::Delivered,
+        reason: None,
+        detail: Some("msg-1".into()),
+        ..rec.clone()
+    };
+    store.record_delivery(&later).await.unwrap();
+    assert_eq!(
+        store
+            .delivery("gus", "01JNOTIF", Channel::Email)
+            .await
+            .unwrap(),
+        Some(later)
+    );
+    assert_eq!(
+        store
+            .delivery("gus", "01JNOTIF", Channel::InApp)
+            .await
+            .unwrap(),
+        None
+    );
+}
