@@ -11,7 +11,7 @@ pub struct ConfigError(pub String);
 /// Everything the functions read from their environment. Each function only
 /// needs some of it; missing values fail where they are used, with the name of
 /// the variable in the message.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Config {
     pub table_name: String,
     pub events_queue_url: Option<String>,
@@ -25,6 +25,14 @@ pub struct Config {
     pub jwt_issuer: Option<String>,
     pub jwt_audience: Option<String>,
     pub template_cache_ttl: Duration,
+    /// Users per page when a broadcast fans out through the events queue.
+    pub broadcast_page_size: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::from_lookup(|_| None)
+    }
 }
 
 impl Config {
@@ -52,6 +60,10 @@ impl Config {
                     .and_then(|v| v.parse().ok())
                     .unwrap_or(30),
             ),
+            broadcast_page_size: get("BROADCAST_PAGE_SIZE")
+                .and_then(|v| v.parse().ok())
+                .filter(|n| (1..=1000).contains(n))
+                .unwrap_or(100),
         }
     }
 

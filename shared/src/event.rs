@@ -11,6 +11,8 @@ use crate::model::Category;
 /// hundred bytes; a bound keeps rendering and storage predictable.
 pub const MAX_EVENT_BYTES: usize = 32 * 1024;
 const MAX_ID_LEN: usize = 128;
+/// Admin sends derive one event id per recipient: `<send id>:<user id>`.
+const MAX_EVENT_ID_LEN: usize = 200;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum EventType {
@@ -161,7 +163,7 @@ impl BusinessEvent {
             return Err(ValidationError::new("body", "must be a JSON object"));
         };
         let id = required_str(&obj, "id")?;
-        check_key("id", id)?;
+        check_key_len("id", id, MAX_EVENT_ID_LEN)?;
         let kind_str = required_str(&obj, "type")?;
         let kind = EventType::parse(kind_str).ok_or_else(|| unknown_type(kind_str))?;
         let user_id = required_str(&obj, "userId")?;
@@ -251,10 +253,17 @@ fn required_str<'a>(obj: &'a Map<String, Value>, field: &str) -> Result<&'a str,
 
 /// Ids become parts of table keys: keep them short and free of separators.
 pub fn check_key(field: &str, value: &str) -> Result<(), ValidationError> {
-    if value.len() > MAX_ID_LEN {
+    check_key_len(field, value, MAX_ID_LEN)
+}
+
+fn check_key_len(field: &str, value: &str, max: usize) -> Result<(), ValidationError> {
+    if value.is_empty() {
+        return Err(ValidationError::new(field, "must not be empty"));
+    }
+    if value.len() > max {
         return Err(ValidationError::new(
             field,
-            format!("is longer than {MAX_ID_LEN} characters"),
+            format!("is longer than {max} characters"),
         ));
     }
     if let Some(c) = value

@@ -5,6 +5,7 @@
 //! handlers serve the local stack and the tests.
 
 pub mod adapters;
+pub mod api;
 pub mod app;
 pub mod auth;
 pub mod config;

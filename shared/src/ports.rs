@@ -1,6 +1,8 @@
 //! Ports: what the use cases need from the outside world. One adapter per
 //! service implements each (DynamoDB, SQS, API Gateway management, SES v2).
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -68,6 +70,29 @@ pub trait Store: Send + Sync {
         at: DateTime<Utc>,
     ) -> Result<MarkRead, StoreError>;
     async fn unread_count(&self, user_id: &str) -> Result<u64, StoreError>;
+    /// Notifications older than `before`, newest first; only unread ones if asked.
+    async fn list_notifications(
+        &self,
+        user_id: &str,
+        before: Option<&str>,
+        limit: usize,
+        unread_only: bool,
+    ) -> Result<Page, StoreError>;
+    /// Deletes one notification (and its delivery records), keeping the
+    /// unread counter exact. Returns whether it existed.
+    async fn delete_notification(&self, user_id: &str, id: &str) -> Result<bool, StoreError>;
+
+    // The user directory, for broadcasts.
+    /// One page of known user ids and the cursor of the next page.
+    async fn users_page(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<String>, Option<String>), StoreError>;
+
+    // Statistics.
+    /// The counters of each hour in `hours` (keys as made by [`stats_hour`]).
+    async fn stats(&self, hours: &[String]) -> Result<Vec<HashMap<String, i64>>, StoreError>;
 
     // Preferences and templates.
     async fn preferences(&self, user_id: &str) -> Result<Preferences, StoreError>;
@@ -90,6 +115,25 @@ pub trait Store: Send + Sync {
         notification_id: &str,
         channel: Channel,
     ) -> Result<Option<DeliveryRecord>, StoreError>;
+}
+
+/// The hour bucket statistics are counted in: `2026-11-27T10`.
+pub fn stats_hour(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H").to_string()
+}
+
+/// Users are spread over this many directory partitions, so neither writes
+/// nor a broadcast's reads pile onto one key.
+pub const USER_SHARDS: u32 = 8;
+
+pub fn user_shard(user_id: &str) -> u32 {
+    // FNV-1a: stable across processes and releases, unlike std's hasher.
+    let mut h: u32 = 0x811c_9dc5;
+    for b in user_id.bytes() {
+        h ^= b as u32;
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h % USER_SHARDS
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -131,6 +131,13 @@ pub enum ServerMessage {
         #[serde(rename = "unreadCount")]
         unread_count: u64,
     },
+    /// A notification was deleted (on another device or through the API).
+    #[serde(rename = "notification:deleted")]
+    Deleted {
+        id: String,
+        #[serde(rename = "unreadCount")]
+        unread_count: u64,
+    },
     #[serde(rename = "joined")]
     Joined { room: String },
     #[serde(rename = "pong")]

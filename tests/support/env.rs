@@ -347,3 +347,31 @@ pub fn order_event(id: &str, user: &str) -> serde_json::Value {
         "data": {"orderId": "o_1", "total": "49.90", "currency": "EUR"}
     })
 }
+
+impl TestEnv {
+    /// Calls the REST API router as the `api` function would.
+    pub async fn api(&self, method: &str, path: &str, token: Option<&str>, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
+        let mut req = aws_lambda_events::http::Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        let resp = shared::api::handle(&self.app, req.body(body).unwrap()).await;
+        let status = resp.status().as_u16();
+        let json = if resp.body().is_empty() { serde_json::Value::Null } else { serde_json::from_str(resp.body()).expect("API answers JSON") };
+        (status, json)
+    }
+
+    /// Drains the events queue through the worker and the deliveries queue
+    /// through the sender until both are empty.
+    pub async fn settle(&self) {
+        for _ in 0..200 {
+            let (w, _) = self.run_worker().await;
+            let (s, _) = self.run_sender().await;
+            if w.records.is_empty() && s.records.is_empty() {
+                return;
+            }
+        }
+        panic!("queues did not settle");
+    }
+}

@@ -25,7 +25,7 @@ use serde::de::DeserializeOwned;
 use crate::error::StoreError;
 use crate::event::EventType;
 use crate::model::{Channel, Connection, DeliveryRecord, EventClaim, MarkRead, Notification, Page};
-use crate::ports::{NewNotification, Recorded, Store};
+use crate::ports::{NewNotification, Recorded, Store, USER_SHARDS, stats_hour, user_shard};
 use crate::preferences::Preferences;
 use crate::template::TemplateOverride;
 
@@ -72,7 +72,14 @@ fn delivery_sk(notification_id: &str, channel: Channel) -> String {
 
 /// Statistics are counted per hour: a window is a handful of GetItems, never a scan.
 pub fn stats_pk(at: DateTime<Utc>) -> String {
-    format!("STATS#{}", at.format("%Y-%m-%dT%H"))
+    format!("STATS#{}", stats_hour(at))
+}
+
+/// The user's entry in the directory that broadcasts page through.
+fn directory_item(user: &str) -> Item {
+    let mut item = key(format!("USERS#{}", user_shard(user)), user_pk(user));
+    item.insert("userId".into(), s(user));
+    item
 }
 
 fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
@@ -218,9 +225,13 @@ impl Store for DynamoStore {
         let mut owner = key(format!("CONN#{}", conn.connection_id), "META");
         owner.insert("userId".into(), s(&conn.user_id));
         owner.insert("ttl".into(), n(conn.expires_at));
-        self.transact(vec![put_item(self.put(row)?), put_item(self.put(owner)?)])
-            .await
-            .map_err(backend)
+        self.transact(vec![
+            put_item(self.put(row)?),
+            put_item(self.put(owner)?),
+            put_item(self.put(directory_item(&conn.user_id))?),
+        ])
+        .await
+        .map_err(backend)
     }
 
     async fn remove_connection(&self, connection_id: &str) -> Result<Option<String>, StoreError> {
@@ -294,6 +305,7 @@ impl Store for DynamoStore {
                 .condition_expression("attribute_not_exists(PK)")
                 .build(),
         )?)];
+        actions.push(put_item(self.put(directory_item(&claim.user_id))?));
         if let Some(notification) = &new.notification {
             let pk = user_pk(&claim.user_id);
             actions.push(put_item(self.put(to_item(
@@ -464,6 +476,177 @@ impl Store for DynamoStore {
         Ok(count.max(0) as u64)
     }
 
+    async fn list_notifications(
+        &self,
+        user_id: &str,
+        before: Option<&str>,
+        limit: usize,
+        unread_only: bool,
+    ) -> Result<Page, StoreError> {
+        let pk = user_pk(user_id);
+        let mut start = before.map(|b| key(pk.clone(), notif_sk(b)));
+        let mut items: Vec<Notification> = Vec::new();
+        // A filter applies after the read limit: keep reading until the page
+        // (plus one, to know whether there is more) is full or the inbox ends.
+        loop {
+            let mut q = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND SK BETWEEN :lo AND :hi")
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .expression_attribute_values(":lo", s("NOTIF#"))
+                .expression_attribute_values(":hi", s("NOTIF$"))
+                .scan_index_forward(false)
+                .limit((limit + 1 - items.len()).max(1) as i32)
+                .set_exclusive_start_key(start.take());
+            if unread_only {
+                q = q
+                    .filter_expression("#read = :false")
+                    .expression_attribute_names("#read", "read")
+                    .expression_attribute_values(":false", AttributeValue::Bool(false));
+            }
+            let out = q.send().await.map_err(backend)?;
+            for item in out.items.unwrap_or_default() {
+                items.push(from_item(item)?);
+            }
+            start = out.last_evaluated_key;
+            if items.len() > limit || start.is_none() {
+                break;
+            }
+        }
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let next = if more { items.last().map(|n| n.id.clone()) } else { None };
+        Ok(Page { items, next })
+    }
+
+    async fn delete_notification(&self, user_id: &str, id: &str) -> Result<bool, StoreError> {
+        let pk = user_pk(user_id);
+        // The counter moves only if the deleted one was unread; the condition
+        // pins the read state we saw, and a race is simply tried again.
+        for _ in 0..3 {
+            let Some(current) = self.get_notification(user_id, id).await? else {
+                return Ok(false);
+            };
+            let delete = build(
+                Delete::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key(pk.clone(), notif_sk(id))))
+                    .condition_expression("attribute_exists(PK) AND #read = :read")
+                    .expression_attribute_names("#read", "read")
+                    .expression_attribute_values(":read", AttributeValue::Bool(current.read))
+                    .build(),
+            )?;
+            let mut actions = vec![TransactWriteItem::builder().delete(delete).build()];
+            for ch in Channel::ALL {
+                let d = build(
+                    Delete::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key(pk.clone(), delivery_sk(id, ch))))
+                        .build(),
+                )?;
+                actions.push(TransactWriteItem::builder().delete(d).build());
+            }
+            if !current.read {
+                actions.push(update_item(self.add(key(pk.clone(), "UNREAD"), "count", -1)?));
+            }
+            match self.transact(actions).await {
+                Ok(()) => return Ok(true),
+                Err(e) if cancelled_by_condition(&e).is_some_and(|r| r.first() == Some(&true)) => continue,
+                Err(e) => return Err(backend(e)),
+            }
+        }
+        Err(StoreError::Backend("notification kept changing while being deleted".into()))
+    }
+
+    async fn users_page(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<String>, Option<String>), StoreError> {
+        let (mut shard, mut last) = match after.and_then(|a| a.split_once(':')) {
+            Some((sh, u)) => (
+                sh.parse::<u32>().map_err(|_| StoreError::Backend("bad user cursor".into()))?,
+                Some(u.to_owned()).filter(|u| !u.is_empty()),
+            ),
+            None => (0, None),
+        };
+        let mut users = Vec::new();
+        while shard < USER_SHARDS {
+            let pk = format!("USERS#{shard}");
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk")
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .limit((limit - users.len()) as i32)
+                .set_exclusive_start_key(last.as_ref().map(|u| key(pk.clone(), user_pk(u))))
+                .send()
+                .await
+                .map_err(backend)?;
+            for item in out.items.unwrap_or_default() {
+                if let Some(AttributeValue::S(u)) = item.get("userId") {
+                    users.push(u.clone());
+                }
+            }
+            let more_here = out.last_evaluated_key.is_some();
+            if users.len() >= limit {
+                let next = match (more_here, users.last()) {
+                    (true, Some(u)) => Some(format!("{shard}:{u}")),
+                    _ if shard + 1 < USER_SHARDS => Some(format!("{}:", shard + 1)),
+                    _ => None,
+                };
+                return Ok((users, next));
+            }
+            if more_here {
+                last = users.last().cloned();
+            } else {
+                shard += 1;
+                last = None;
+            }
+        }
+        Ok((users, None))
+    }
+
+    async fn stats(&self, hours: &[String]) -> Result<Vec<HashMap<String, i64>>, StoreError> {
+        let mut found: HashMap<String, HashMap<String, i64>> = HashMap::new();
+        for chunk in hours.chunks(100) {
+            let keys: Vec<Item> = chunk.iter().map(|h| key(format!("STATS#{h}"), "COUNTS")).collect();
+            let mut request = Some(build(
+                aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .build(),
+            )?);
+            while let Some(req) = request.take() {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, req)
+                    .send()
+                    .await
+                    .map_err(backend)?;
+                for item in out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
+                    let hour = item
+                        .get("PK")
+                        .and_then(|v| v.as_s().ok())
+                        .and_then(|p| p.strip_prefix("STATS#"))
+                        .unwrap_or_default()
+                        .to_owned();
+                    let counters = item
+                        .iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_n().ok()?.parse::<i64>().ok()?)))
+                        .collect();
+                    found.insert(hour, counters);
+                }
+                // Throttled keys come back unprocessed: ask again for those.
+                request = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table));
+            }
+        }
+        Ok(hours.iter().map(|h| found.remove(h).unwrap_or_default()).collect())
+    }
+
     async fn preferences(&self, user_id: &str) -> Result<Preferences, StoreError> {
         match self.get(user_pk(user_id), "PREFS").await? {
             Some(mut item) => match item.remove("prefs") {
@@ -479,14 +662,12 @@ impl Store for DynamoStore {
         let m: Item =
             serde_dynamo::to_item(prefs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         item.insert("prefs".into(), AttributeValue::M(m));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(backend)?;
-        Ok(())
+        self.transact(vec![
+            put_item(self.put(item)?),
+            put_item(self.put(directory_item(user_id))?),
+        ])
+        .await
+        .map_err(backend)
     }
 
     async fn template_overrides(&self) -> Result<Vec<TemplateOverride>, StoreError> {

@@ -76,3 +76,35 @@ pub async fn sync(
         unread_count: unread,
     })
 }
+
+/// Marks every unread notification read, one exact decrement each, then
+/// tells every device the new count once. Returns how many were marked.
+pub async fn mark_all_read(app: &App, user_id: &str) -> Result<u64, StoreError> {
+    let mut marked = 0;
+    let now = Utc::now();
+    loop {
+        let page = app.store.list_notifications(user_id, None, 100, true).await?;
+        if page.items.is_empty() {
+            break;
+        }
+        let results = futures::future::join_all(page.items.iter().map(|n| app.store.mark_read(user_id, &n.id, now))).await;
+        for r in results {
+            if let MarkRead::Marked { .. } = r? {
+                marked += 1;
+            }
+        }
+    }
+    let unread = app.store.unread_count(user_id).await?;
+    broadcast(app, user_id, &ServerMessage::ReadAck { id: None, unread_count: unread }).await;
+    Ok(marked)
+}
+
+/// Deletes one notification and tells every device; false if there was none.
+pub async fn delete(app: &App, user_id: &str, id: &str) -> Result<bool, StoreError> {
+    if ulid::Ulid::from_string(id).is_err() || !app.store.delete_notification(user_id, id).await? {
+        return Ok(false);
+    }
+    let unread = app.store.unread_count(user_id).await?;
+    broadcast(app, user_id, &ServerMessage::Deleted { id: id.to_owned(), unread_count: unread }).await;
+    Ok(true)
+}

@@ -1,5 +1,6 @@
 //! Use cases: what each function does, independent of Lambda and of AWS.
 
+pub mod admin;
 pub mod catalog;
 pub mod deliver;
 pub mod fanout;
@@ -7,6 +8,7 @@ pub mod inbox;
 pub mod ingest;
 pub mod process;
 pub mod session;
+pub mod stats;
 
 /// Why one queue message was not processed. Either way the message is
 /// reported as a batch item failure: SQS retries it and, after

@@ -23,9 +23,15 @@ pub enum Processed {
     },
     /// Seen before and fully handled: nothing done.
     Duplicate,
+    /// One page of a broadcast fanned out to this many users.
+    BroadcastPage { users: usize },
 }
 
 pub async fn process_event(app: &App, body: &str) -> Result<Processed, MessageError> {
+    if let Some(page) = crate::usecases::admin::as_broadcast_page(body) {
+        let users = crate::usecases::admin::process_page(app, page?).await?;
+        return Ok(Processed::BroadcastPage { users });
+    }
     let event = BusinessEvent::parse(body.as_bytes())
         .map_err(|e| MessageError::Poison(format!("invalid event: {e}")))?;
     let span = tracing::info_span!("event", event_id = %event.id, kind = event.kind.as_str(), user_id = %event.user_id);

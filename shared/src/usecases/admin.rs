@@ -1,0 +1,256 @@
+//! Admin sends: to a list of users, or to everyone through paged fan-out on
+//! the events queue (never one invocation looping over every user).
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::app::App;
+use crate::error::{QueueError, ValidationError};
+use crate::event::{BusinessEvent, EventType, check_key};
+use crate::model::Priority;
+use crate::ports::OutMessage;
+use crate::usecases::MessageError;
+
+/// Largest explicit recipient list; beyond it, broadcast.
+pub const MAX_RECIPIENTS: usize = 1000;
+
+/// What an admin sends: a template type with its data, or literal text.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Content {
+    #[serde(rename = "type")]
+    pub kind: EventType,
+    pub data: Map<String, Value>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Audience {
+    Users(Vec<String>),
+    Everyone,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SendRequest {
+    pub audience: Audience,
+    pub content: Content,
+}
+
+/// One page of a broadcast, carried on the events queue.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BroadcastPage {
+    /// Always "broadcast": tells this message from a business event.
+    pub kind: String,
+    pub send_id: String,
+    pub content: Content,
+    #[serde(default)]
+    pub cursor: Option<String>,
+    #[serde(default)]
+    pub page: u32,
+}
+
+const BROADCAST: &str = "broadcast";
+
+fn text(obj: &Map<String, Value>, field: &str, max: usize, required: bool) -> Result<Option<String>, ValidationError> {
+    match obj.get(field) {
+        None | Some(Value::Null) if !required => Ok(None),
+        None | Some(Value::Null) => Err(ValidationError::new(field, "is required")),
+        Some(Value::String(s)) if s.trim().is_empty() && required => Err(ValidationError::new(field, "must not be empty")),
+        Some(Value::String(s)) if s.chars().count() > max => {
+            Err(ValidationError::new(field, format!("is longer than {max} characters")))
+        }
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ValidationError::new(field, "must be a string")),
+    }
+}
+
+impl SendRequest {
+    /// `{"userIds":[..]}` or `{"broadcast":true}`, with either `{"type","data"}`
+    /// (a business template) or `{"title","message",...}` (literal text).
+    pub fn parse(body: &[u8]) -> Result<Self, ValidationError> {
+        let v: Value = serde_json::from_slice(body).map_err(|e| ValidationError::new("body", format!("not valid JSON: {e}")))?;
+        let Value::Object(obj) = v else {
+            return Err(ValidationError::new("body", "must be a JSON object"));
+        };
+        const KNOWN: [&str; 9] = ["userIds", "broadcast", "type", "data", "title", "message", "actionUrl", "actionText", "priority"];
+        if let Some(k) = obj.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+            return Err(ValidationError::new(k.as_str(), "is not a known field"));
+        }
+        let broadcast = match obj.get("broadcast") {
+            None | Some(Value::Bool(false)) => false,
+            Some(Value::Bool(true)) => true,
+            Some(_) => return Err(ValidationError::new("broadcast", "must be true or false")),
+        };
+        let audience = match (obj.get("userIds"), broadcast) {
+            (Some(_), true) => return Err(ValidationError::new("userIds", "give userIds or broadcast, not both")),
+            (None, false) => return Err(ValidationError::new("userIds", "give a list of user ids, or \"broadcast\": true")),
+            (None, true) => Audience::Everyone,
+            (Some(Value::Array(ids)), false) => {
+                if ids.is_empty() || ids.len() > MAX_RECIPIENTS {
+                    return Err(ValidationError::new("userIds", format!("must hold 1 to {MAX_RECIPIENTS} ids; use broadcast for everyone")));
+                }
+                let mut users = Vec::with_capacity(ids.len());
+                for (i, id) in ids.iter().enumerate() {
+                    let Value::String(s) = id else {
+                        return Err(ValidationError::new(format!("userIds[{i}]"), "must be a string"));
+                    };
+                    check_key(&format!("userIds[{i}]"), s)?;
+                    if !users.contains(s) {
+                        users.push(s.clone());
+                    }
+                }
+                Audience::Users(users)
+            }
+            (Some(_), false) => return Err(ValidationError::new("userIds", "must be an array of strings")),
+        };
+        let content = match obj.get("type") {
+            Some(Value::String(t)) => {
+                let kind = EventType::parse(t)
+                    .filter(|k| EventType::BUSINESS.contains(k))
+                    .ok_or_else(|| ValidationError::new("type", format!("unknown template type `{t}`")))?;
+                if obj.contains_key("title") || obj.contains_key("message") {
+                    return Err(ValidationError::new("title", "give a template type or literal title and message, not both"));
+                }
+                let data = match obj.get("data") {
+                    Some(Value::Object(m)) => m.clone(),
+                    None | Some(Value::Null) => Map::new(),
+                    Some(_) => return Err(ValidationError::new("data", "must be a JSON object")),
+                };
+                let content = Content { kind, data };
+                // The same checks a business event of this type gets.
+                BusinessEvent::parse(sample_event(&content, "u").to_string().as_bytes())?;
+                content
+            }
+            Some(_) => return Err(ValidationError::new("type", "must be a string")),
+            None => {
+                let mut data = Map::new();
+                data.insert("title".into(), text(&obj, "title", 200, true)?.into());
+                data.insert("message".into(), text(&obj, "message", 2000, true)?.into());
+                for (field, max) in [("actionUrl", 2000), ("actionText", 100)] {
+                    if let Some(v) = text(&obj, field, max, false)? {
+                        data.insert(field.into(), v.into());
+                    }
+                }
+                if let Some(p) = text(&obj, "priority", 10, false)? {
+                    Priority::parse(&p).ok_or_else(|| ValidationError::new("priority", "must be low, normal, high or urgent"))?;
+                    data.insert("priority".into(), p.into());
+                }
+                Content { kind: EventType::AdminMessage, data }
+            }
+        };
+        Ok(Self { audience, content })
+    }
+}
+
+fn sample_event(content: &Content, user: &str) -> Value {
+    json!({"id": "check", "type": content.kind.as_str(), "userId": user, "occurredAt": Utc::now().to_rfc3339(), "data": content.data})
+}
+
+/// The event one recipient gets: its id is derived from the send, so a page
+/// processed twice notifies nobody twice.
+fn event_for(send_id: &str, content: &Content, user: &str) -> String {
+    let mut e = sample_event(content, user);
+    e["id"] = Value::from(format!("{send_id}:{user}"));
+    e.to_string()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+/// Queues the send; returns its id and how many users it targets (None: everyone).
+pub async fn send(app: &App, req: &SendRequest) -> Result<(String, Option<usize>), SendError> {
+    let send_id = format!("adm_{}", ulid::Ulid::new());
+    match &req.audience {
+        Audience::Users(users) => {
+            let messages = users.iter().map(|u| OutMessage::now(event_for(&send_id, &req.content, u))).collect();
+            app.events.send(messages).await?;
+            tracing::info!(send_id, recipients = users.len(), "admin send queued");
+            Ok((send_id, Some(users.len())))
+        }
+        Audience::Everyone => {
+            let page = BroadcastPage { kind: BROADCAST.into(), send_id: send_id.clone(), content: req.content.clone(), cursor: None, page: 0 };
+            app.events.send(vec![OutMessage::now(serde_json::to_string(&page).expect("pages serialize"))]).await?;
+            tracing::info!(send_id, "broadcast queued");
+            Ok((send_id, None))
+        }
+    }
+}
+
+/// Whether an events-queue message is a broadcast page rather than an event.
+pub fn as_broadcast_page(body: &str) -> Option<Result<BroadcastPage, MessageError>> {
+    // Cheap test first: business events never carry this key.
+    if !body.contains("\"kind\"") {
+        return None;
+    }
+    let v: Value = serde_json::from_str(body).ok()?;
+    if v.get("kind").and_then(Value::as_str) != Some(BROADCAST) {
+        return None;
+    }
+    Some(serde_json::from_value(v).map_err(|e| MessageError::Poison(format!("invalid broadcast page: {e}"))))
+}
+
+/// Fans one page of users out as events, then queues the next page.
+pub async fn process_page(app: &App, page: BroadcastPage) -> Result<usize, MessageError> {
+    let (users, next) = app.store.users_page(page.cursor.as_deref(), app.config.broadcast_page_size).await?;
+    let messages: Vec<OutMessage> = users.iter().map(|u| OutMessage::now(event_for(&page.send_id, &page.content, u))).collect();
+    app.events.send(messages).await?;
+    if let Some(cursor) = next {
+        let next_page = BroadcastPage { cursor: Some(cursor), page: page.page + 1, ..page.clone() };
+        app.events.send(vec![OutMessage::now(serde_json::to_string(&next_page).expect("pages serialize"))]).await?;
+    }
+    tracing::info!(send_id = %page.send_id, page = page.page, users = users.len(), "broadcast page fanned out");
+    Ok(users.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(v: Value) -> Result<SendRequest, ValidationError> {
+        SendRequest::parse(v.to_string().as_bytes())
+    }
+
+    #[test]
+    fn literal_and_template_sends() {
+        let r = parse(json!({"userIds":["a","b","a"],"title":"Hi","message":"There","priority":"high"})).unwrap();
+        assert_eq!(r.audience, Audience::Users(vec!["a".into(), "b".into()]));
+        assert_eq!(r.content.kind, EventType::AdminMessage);
+        assert_eq!(r.content.data["priority"], "high");
+        let r = parse(json!({"broadcast":true,"type":"order.status_changed","data":{"orderId":"o","status":"shipped"}})).unwrap();
+        assert_eq!(r.audience, Audience::Everyone);
+        assert_eq!(r.content.kind, EventType::OrderStatusChanged);
+    }
+
+    #[test]
+    fn refuses_with_the_field() {
+        let field = |v: Value| parse(v).unwrap_err().field;
+        assert_eq!(field(json!({"title":"t","message":"m"})), "userIds");
+        assert_eq!(field(json!({"userIds":["a"],"broadcast":true,"title":"t","message":"m"})), "userIds");
+        assert_eq!(field(json!({"userIds":[],"title":"t","message":"m"})), "userIds");
+        assert_eq!(field(json!({"userIds":[7],"title":"t","message":"m"})), "userIds[0]");
+        assert_eq!(field(json!({"userIds":["a"],"message":"m"})), "title");
+        assert_eq!(field(json!({"userIds":["a"],"title":"t","message":"m","priority":"meh"})), "priority");
+        assert_eq!(field(json!({"userIds":["a"],"type":"order.status_changed","data":{"orderId":"o"}})), "data.status");
+        assert_eq!(field(json!({"userIds":["a"],"type":"admin.message"})), "type");
+        assert_eq!(field(json!({"userIds":["a"],"title":"t","message":"m","colour":"red"})), "colour");
+    }
+
+    #[test]
+    fn recipients_get_derived_event_ids() {
+        let r = parse(json!({"userIds":["a"],"title":"t","message":"m"})).unwrap();
+        let e = BusinessEvent::parse(event_for("adm_X", &r.content, "a").as_bytes()).unwrap();
+        assert_eq!(e.id, "adm_X:a");
+        assert_eq!(e.user_id, "a");
+    }
+
+    #[test]
+    fn tells_pages_from_events() {
+        assert!(as_broadcast_page(r#"{"id":"e","type":"order.created"}"#).is_none());
+        let page = BroadcastPage { kind: BROADCAST.into(), send_id: "s".into(), content: Content { kind: EventType::AdminMessage, data: Map::new() }, cursor: None, page: 0 };
+        assert_eq!(as_broadcast_page(&serde_json::to_string(&page).unwrap()).unwrap().unwrap(), page);
+    }
+}
