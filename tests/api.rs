@@ -7,7 +7,11 @@ use serde_json::{Value, json};
 async fn seed(env: &TestEnv, user: &str, n: usize) -> Vec<String> {
     let mut ids = Vec::new();
     for i in 0..n {
-        ids.push(contract::add(env.app.store.as_ref(), user, &format!("evt_{user}_{i}")).await.id);
+        ids.push(
+            contract::add(env.app.store.as_ref(), user, &format!("evt_{user}_{i}"))
+                .await
+                .id,
+        );
     }
     ids
 }
@@ -17,16 +21,45 @@ async fn auth_routing_and_size_errors() {
     let env = TestEnv::new().await;
     let alice = env.token("alice");
     let (s, b) = env.api("GET", "/notifications", None, None).await;
-    assert_eq!((s, b["error"]["code"].as_str()), (401, Some("unauthorized")));
-    assert_eq!(env.api("GET", "/notifications", Some("not.a.token"), None).await.0, 401);
-    let forged = shared::auth::sign_hs256("wrong", &shared::auth::claims_for("alice", true, 60, &env.config));
-    assert_eq!(env.api("GET", "/admin/stats", Some(&forged), None).await.0, 401);
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (401, Some("unauthorized"))
+    );
+    assert_eq!(
+        env.api("GET", "/notifications", Some("not.a.token"), None)
+            .await
+            .0,
+        401
+    );
+    let forged = shared::auth::sign_hs256(
+        "wrong",
+        &shared::auth::claims_for("alice", true, 60, &env.config),
+    );
+    assert_eq!(
+        env.api("GET", "/admin/stats", Some(&forged), None).await.0,
+        401
+    );
     let (s, b) = env.api("GET", "/admin/stats", Some(&alice), None).await;
     assert_eq!((s, b["error"]["code"].as_str()), (403, Some("forbidden")));
     assert_eq!(env.api("GET", "/nowhere", Some(&alice), None).await.0, 404);
-    assert_eq!(env.api("POST", "/notifications", Some(&alice), None).await.0, 405);
-    let (s, b) = env.api("PUT", "/preferences", Some(&alice), Some(json!({"pad": "x".repeat(70_000)}))).await;
-    assert_eq!((s, b["error"]["code"].as_str()), (413, Some("payload_too_large")));
+    assert_eq!(
+        env.api("POST", "/notifications", Some(&alice), None)
+            .await
+            .0,
+        405
+    );
+    let (s, b) = env
+        .api(
+            "PUT",
+            "/preferences",
+            Some(&alice),
+            Some(json!({"pad": "x".repeat(70_000)})),
+        )
+        .await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (413, Some("payload_too_large"))
+    );
 }
 
 #[tokio::test]
@@ -46,7 +79,13 @@ async fn paging_newest_first_loses_and_repeats_nothing() {
         let (s, b) = env.api("GET", &path, Some(&t), None).await;
         assert_eq!(s, 200, "{b}");
         pages += 1;
-        seen.extend(b["notifications"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap().to_owned()));
+        seen.extend(
+            b["notifications"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n["id"].as_str().unwrap().to_owned()),
+        );
         assert_eq!(b["unreadCount"], 25);
         match b["nextCursor"].as_str() {
             Some(c) => cursor = Some(c.to_owned()),
@@ -60,17 +99,48 @@ async fn paging_newest_first_loses_and_repeats_nothing() {
 
     // Unread filter, across pages too.
     for id in ids.iter().step_by(2) {
-        assert_eq!(env.api("PATCH", &format!("/notifications/{id}/read"), Some(&t), None).await.0, 200);
+        assert_eq!(
+            env.api(
+                "PATCH",
+                &format!("/notifications/{id}/read"),
+                Some(&t),
+                None
+            )
+            .await
+            .0,
+            200
+        );
     }
-    let (_, b) = env.api("GET", "/notifications?unread=true&limit=5", Some(&t), None).await;
+    let (_, b) = env
+        .api("GET", "/notifications?unread=true&limit=5", Some(&t), None)
+        .await;
     assert_eq!(b["notifications"].as_array().unwrap().len(), 5);
-    assert!(b["notifications"].as_array().unwrap().iter().all(|n| n["read"] == false));
+    assert!(
+        b["notifications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["read"] == false)
+    );
     let c = b["nextCursor"].as_str().unwrap();
-    let (_, b2) = env.api("GET", &format!("/notifications?unread=true&limit=100&cursor={c}"), Some(&t), None).await;
+    let (_, b2) = env
+        .api(
+            "GET",
+            &format!("/notifications?unread=true&limit=100&cursor={c}"),
+            Some(&t),
+            None,
+        )
+        .await;
     assert_eq!(b2["notifications"].as_array().unwrap().len(), 12 - 5);
     assert!(b2["nextCursor"].is_null());
 
-    for bad in ["/notifications?limit=0", "/notifications?limit=101", "/notifications?limit=x", "/notifications?cursor=forged", "/notifications?unread=maybe"] {
+    for bad in [
+        "/notifications?limit=0",
+        "/notifications?limit=101",
+        "/notifications?limit=x",
+        "/notifications?cursor=forged",
+        "/notifications?unread=maybe",
+    ] {
         let (s, b) = env.api("GET", bad, Some(&t), None).await;
         assert_eq!(s, 400, "{bad}: {b}");
         assert!(b["error"]["field"].is_string(), "{bad}: {b}");
@@ -86,35 +156,127 @@ async fn one_notification_read_delete_and_other_users() {
     let bob_ids = seed(&env, "bob", 1).await;
     let (t, bob) = (env.token("alice"), env.token("bob"));
 
-    let (s, b) = env.api("GET", &format!("/notifications/{}", ids[0]), Some(&t), None).await;
+    let (s, b) = env
+        .api("GET", &format!("/notifications/{}", ids[0]), Some(&t), None)
+        .await;
     assert_eq!((s, b["id"].as_str()), (200, Some(ids[0].as_str())));
     // Someone else's, or an id that cannot exist: the same 404.
-    for path in [format!("/notifications/{}", bob_ids[0]), "/notifications/nope".into()] {
+    for path in [
+        format!("/notifications/{}", bob_ids[0]),
+        "/notifications/nope".into(),
+    ] {
         let (s, b) = env.api("GET", &path, Some(&t), None).await;
-        assert_eq!((s, b["error"]["code"].as_str()), (404, Some("not_found")), "{path}");
+        assert_eq!(
+            (s, b["error"]["code"].as_str()),
+            (404, Some("not_found")),
+            "{path}"
+        );
     }
-    assert_eq!(env.api("PATCH", &format!("/notifications/{}/read", bob_ids[0]), Some(&t), None).await.0, 404);
-    assert_eq!(env.api("DELETE", &format!("/notifications/{}", bob_ids[0]), Some(&t), None).await.0, 404);
+    assert_eq!(
+        env.api(
+            "PATCH",
+            &format!("/notifications/{}/read", bob_ids[0]),
+            Some(&t),
+            None
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        env.api(
+            "DELETE",
+            &format!("/notifications/{}", bob_ids[0]),
+            Some(&t),
+            None
+        )
+        .await
+        .0,
+        404
+    );
     assert_eq!(env.app.store.unread_count("bob").await.unwrap(), 1);
 
-    let (s, b) = env.api("PATCH", &format!("/notifications/{}/read", ids[0]), Some(&t), None).await;
+    let (s, b) = env
+        .api(
+            "PATCH",
+            &format!("/notifications/{}/read", ids[0]),
+            Some(&t),
+            None,
+        )
+        .await;
     assert_eq!((s, b["unreadCount"].as_u64()), (200, Some(2)));
     for dev in ["a1", "a2"] {
-        assert_eq!(env.mgmt.posts_to(dev).last().unwrap(), &json!({"event":"notification:read-ack","data":{"id": ids[0], "unreadCount": 2}}));
+        assert_eq!(
+            env.mgmt.posts_to(dev).last().unwrap(),
+            &json!({"event":"notification:read-ack","data":{"id": ids[0], "unreadCount": 2}})
+        );
     }
-    assert_eq!(env.api("GET", "/notifications/unread-count", Some(&t), None).await.1, json!({"unreadCount": 2}));
+    assert_eq!(
+        env.api("GET", "/notifications/unread-count", Some(&t), None)
+            .await
+            .1,
+        json!({"unreadCount": 2})
+    );
 
     // Deleting an unread one lowers the count; a read one does not.
-    assert_eq!(env.api("DELETE", &format!("/notifications/{}", ids[1]), Some(&t), None).await.0, 204);
-    assert_eq!(env.mgmt.posts_to("a2").last().unwrap()["event"], "notification:deleted");
-    assert_eq!(env.api("DELETE", &format!("/notifications/{}", ids[0]), Some(&t), None).await.0, 204);
-    assert_eq!(env.api("DELETE", &format!("/notifications/{}", ids[0]), Some(&t), None).await.0, 404);
-    assert_eq!(env.api("GET", "/notifications/unread-count", Some(&t), None).await.1["unreadCount"], 1);
+    assert_eq!(
+        env.api(
+            "DELETE",
+            &format!("/notifications/{}", ids[1]),
+            Some(&t),
+            None
+        )
+        .await
+        .0,
+        204
+    );
+    assert_eq!(
+        env.mgmt.posts_to("a2").last().unwrap()["event"],
+        "notification:deleted"
+    );
+    assert_eq!(
+        env.api(
+            "DELETE",
+            &format!("/notifications/{}", ids[0]),
+            Some(&t),
+            None
+        )
+        .await
+        .0,
+        204
+    );
+    assert_eq!(
+        env.api(
+            "DELETE",
+            &format!("/notifications/{}", ids[0]),
+            Some(&t),
+            None
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        env.api("GET", "/notifications/unread-count", Some(&t), None)
+            .await
+            .1["unreadCount"],
+        1
+    );
 
-    let (s, b) = env.api("PATCH", "/notifications/read-all", Some(&t), None).await;
+    let (s, b) = env
+        .api("PATCH", "/notifications/read-all", Some(&t), None)
+        .await;
     assert_eq!((s, b["marked"].as_u64()), (200, Some(1)));
-    assert_eq!(env.mgmt.posts_to("a1").last().unwrap(), &json!({"event":"notification:read-ack","data":{"id": null, "unreadCount": 0}}));
-    assert_eq!(env.api("GET", "/notifications/unread-count", Some(&bob), None).await.1["unreadCount"], 1);
+    assert_eq!(
+        env.mgmt.posts_to("a1").last().unwrap(),
+        &json!({"event":"notification:read-ack","data":{"id": null, "unreadCount": 0}})
+    );
+    assert_eq!(
+        env.api("GET", "/notifications/unread-count", Some(&bob), None)
+            .await
+            .1["unreadCount"],
+        1
+    );
 }
 
 #[tokio::test]
@@ -125,7 +287,11 @@ async fn fifty_concurrent_mark_reads_keep_the_counter_exact() {
     // 25 distinct notifications, each marked twice at once.
     let calls = ids[..25].iter().chain(ids[..25].iter()).map(|id| {
         let (env, t) = (&env, &t);
-        async move { env.api("PATCH", &format!("/notifications/{id}/read"), Some(t), None).await.0 }
+        async move {
+            env.api("PATCH", &format!("/notifications/{id}/read"), Some(t), None)
+                .await
+                .0
+        }
     });
     let statuses = futures::future::join_all(calls).await;
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
@@ -138,20 +304,42 @@ async fn preferences_read_with_defaults_and_replace_strictly() {
     let t = env.token("alice");
     let (s, b) = env.api("GET", "/preferences", Some(&t), None).await;
     assert_eq!(s, 200);
-    assert_eq!(b["channels"]["order"], json!({"in_app": true, "email": true}));
+    assert_eq!(
+        b["channels"]["order"],
+        json!({"in_app": true, "email": true})
+    );
     assert_eq!(b["channels"]["system"]["email"], false);
-    let (s, b) = env.api("PUT", "/preferences", Some(&t), Some(json!({"email":"al@example.com","channels":{"order":{"email":false}}}))).await;
+    let (s, b) = env
+        .api(
+            "PUT",
+            "/preferences",
+            Some(&t),
+            Some(json!({"email":"al@example.com","channels":{"order":{"email":false}}})),
+        )
+        .await;
     assert_eq!(s, 200, "{b}");
-    assert_eq!(b["channels"]["order"], json!({"in_app": true, "email": false}));
+    assert_eq!(
+        b["channels"]["order"],
+        json!({"in_app": true, "email": false})
+    );
     let (_, b) = env.api("GET", "/preferences", Some(&t), None).await;
     assert_eq!(b["email"], "al@example.com");
     assert_eq!(b["channels"]["order"]["email"], false);
-    for bad in [json!({"channels":{"shipping":{"email":true}}}), json!({"channels":{"order":{"pigeon":true}}}), json!({"volume": 11})] {
-        let (s, b) = env.api("PUT", "/preferences", Some(&t), Some(bad.clone())).await;
+    for bad in [
+        json!({"channels":{"shipping":{"email":true}}}),
+        json!({"channels":{"order":{"pigeon":true}}}),
+        json!({"volume": 11}),
+    ] {
+        let (s, b) = env
+            .api("PUT", "/preferences", Some(&t), Some(bad.clone()))
+            .await;
         assert_eq!(s, 400, "{bad}: {b}");
     }
     // Nothing of the refused bodies was stored.
-    assert_eq!(env.api("GET", "/preferences", Some(&t), None).await.1["channels"]["order"]["email"], false);
+    assert_eq!(
+        env.api("GET", "/preferences", Some(&t), None).await.1["channels"]["order"]["email"],
+        false
+    );
 }
 
 #[tokio::test]
@@ -166,20 +354,42 @@ async fn admin_sends_to_users_through_the_pipeline() {
     assert_eq!(b["recipients"], 2);
     env.settle().await;
     for u in ["u1", "u2"] {
-        let items = env.app.store.notifications_after(u, None, 10).await.unwrap().items;
+        let items = env
+            .app
+            .store
+            .notifications_after(u, None, 10)
+            .await
+            .unwrap()
+            .items;
         assert_eq!(items.len(), 1, "{u}");
         assert_eq!(items[0].title, "Sale <b>today</b>");
         assert_eq!(items[0].priority, shared::model::Priority::High);
     }
-    assert_eq!(env.mgmt.posts_to("u1-phone")[0]["data"]["message"], "20% off");
+    assert_eq!(
+        env.mgmt.posts_to("u1-phone")[0]["data"]["message"],
+        "20% off"
+    );
     let (s, b) = env
         .api("POST", "/admin/notifications", Some(&admin), Some(json!({"userIds":["u1"],"type":"order.status_changed","data":{"orderId":"o_9","status":"shipped"}})))
         .await;
     assert_eq!(s, 202, "{b}");
     env.settle().await;
-    let items = env.app.store.notifications_after("u1", None, 10).await.unwrap().items;
+    let items = env
+        .app
+        .store
+        .notifications_after("u1", None, 10)
+        .await
+        .unwrap()
+        .items;
     assert_eq!(items.last().unwrap().title, "Order o_9 is shipped");
-    let (s, b) = env.api("POST", "/admin/notifications", Some(&admin), Some(json!({"userIds":["u1"],"message":"no title"}))).await;
+    let (s, b) = env
+        .api(
+            "POST",
+            "/admin/notifications",
+            Some(&admin),
+            Some(json!({"userIds":["u1"],"message":"no title"})),
+        )
+        .await;
     assert_eq!((s, b["error"]["field"].as_str()), (400, Some("title")));
 }
 
@@ -188,24 +398,48 @@ async fn a_broadcast_fans_out_page_by_page_to_everyone_once() {
     let env = TestEnv::with(|c| c.broadcast_page_size = 3).await;
     let users: Vec<String> = (0..8).map(|i| format!("user{i}")).collect();
     for u in &users {
-        env.app.store.put_preferences(u, &Default::default()).await.unwrap();
+        env.app
+            .store
+            .put_preferences(u, &Default::default())
+            .await
+            .unwrap();
     }
     let admin = env.admin_token("root");
-    let (s, b) = env.api("POST", "/admin/notifications", Some(&admin), Some(json!({"broadcast":true,"title":"Maintenance","message":"Tonight 2-3am"}))).await;
+    let (s, b) = env
+        .api(
+            "POST",
+            "/admin/notifications",
+            Some(&admin),
+            Some(json!({"broadcast":true,"title":"Maintenance","message":"Tonight 2-3am"})),
+        )
+        .await;
     assert_eq!((s, b["broadcast"].as_bool()), (202, Some(true)), "{b}");
     // Each worker round handles what is queued: pages arrive one at a time.
     let mut pages = 0;
     for _ in 0..50 {
         let (batch, r) = env.run_worker().await;
         assert!(r.batch_item_failures.is_empty(), "{r:?}");
-        pages += batch.records.iter().filter(|m| m.body.as_deref().unwrap().contains("\"broadcast\"")).count();
+        pages += batch
+            .records
+            .iter()
+            .filter(|m| m.body.as_deref().unwrap().contains("\"broadcast\""))
+            .count();
         if batch.records.is_empty() {
             break;
         }
     }
-    assert!(pages >= 3, "8 users in pages of 3 need at least 3 pages, got {pages}");
+    assert!(
+        pages >= 3,
+        "8 users in pages of 3 need at least 3 pages, got {pages}"
+    );
     for u in &users {
-        let items = env.app.store.notifications_after(u, None, 10).await.unwrap().items;
+        let items = env
+            .app
+            .store
+            .notifications_after(u, None, 10)
+            .await
+            .unwrap()
+            .items;
         assert_eq!(items.len(), 1, "{u}");
         assert_eq!(items[0].title, "Maintenance");
     }
@@ -222,31 +456,102 @@ async fn template_overrides_are_validated_and_used_by_the_next_notification() {
     assert!(list.iter().all(|t| t["override"] == false));
 
     let path = "/admin/templates/order.created/in_app";
-    let (s, b) = env.api("PUT", path, Some(&admin), Some(json!({"title":"{% if %}","message":"m"}))).await;
-    assert_eq!((s, b["error"]["field"].as_str()), (400, Some("title")), "{b}");
-    let (s, b) = env.api("PUT", path, Some(&admin), Some(json!({"title":"Hi","message":"{{ status }}"}))).await;
-    assert_eq!((s, b["error"]["field"].as_str()), (400, Some("message")), "{b}");
+    let (s, b) = env
+        .api(
+            "PUT",
+            path,
+            Some(&admin),
+            Some(json!({"title":"{% if %}","message":"m"})),
+        )
+        .await;
+    assert_eq!(
+        (s, b["error"]["field"].as_str()),
+        (400, Some("title")),
+        "{b}"
+    );
+    let (s, b) = env
+        .api(
+            "PUT",
+            path,
+            Some(&admin),
+            Some(json!({"title":"Hi","message":"{{ status }}"})),
+        )
+        .await;
+    assert_eq!(
+        (s, b["error"]["field"].as_str()),
+        (400, Some("message")),
+        "{b}"
+    );
     assert!(b["error"]["message"].as_str().unwrap().contains("status"));
-    let (s, _) = env.api("PUT", path, Some(&admin), Some(json!({"subject":"email fields on in_app"}))).await;
+    let (s, _) = env
+        .api(
+            "PUT",
+            path,
+            Some(&admin),
+            Some(json!({"subject":"email fields on in_app"})),
+        )
+        .await;
     assert_eq!(s, 400);
-    assert_eq!(env.api("PUT", "/admin/templates/order.exploded/in_app", Some(&admin), Some(json!({"title":"x","message":"y"}))).await.0, 404);
+    assert_eq!(
+        env.api(
+            "PUT",
+            "/admin/templates/order.exploded/in_app",
+            Some(&admin),
+            Some(json!({"title":"x","message":"y"}))
+        )
+        .await
+        .0,
+        404
+    );
 
     let (s, b) = env.api("PUT", path, Some(&admin), Some(json!({"title":"🎉 {{ orderId }} is in!","message":"Total {{ total }}","priority":"high"}))).await;
     assert_eq!(s, 200, "{b}");
-    assert_eq!(env.post_event(&order_event("evt_tpl_1", "ann")).await.status_code, 202);
+    assert_eq!(
+        env.post_event(&order_event("evt_tpl_1", "ann"))
+            .await
+            .status_code,
+        202
+    );
     env.settle().await;
-    let n = env.app.store.notifications_after("ann", None, 10).await.unwrap().items.pop().unwrap();
+    let n = env
+        .app
+        .store
+        .notifications_after("ann", None, 10)
+        .await
+        .unwrap()
+        .items
+        .pop()
+        .unwrap();
     assert_eq!(n.title, "🎉 o_1 is in!");
     assert_eq!(n.priority, shared::model::Priority::High);
 
     let (_, b) = env.api("GET", "/admin/templates", Some(&admin), None).await;
-    let t = b["templates"].as_array().unwrap().iter().find(|t| t["type"] == "order.created" && t["channel"] == "in_app").unwrap().clone();
+    let t = b["templates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["type"] == "order.created" && t["channel"] == "in_app")
+        .unwrap()
+        .clone();
     assert_eq!(t["override"], true);
     assert_eq!(env.api("DELETE", path, Some(&admin), None).await.0, 204);
     assert_eq!(env.api("DELETE", path, Some(&admin), None).await.0, 404);
-    assert_eq!(env.post_event(&order_event("evt_tpl_2", "ann")).await.status_code, 202);
+    assert_eq!(
+        env.post_event(&order_event("evt_tpl_2", "ann"))
+            .await
+            .status_code,
+        202
+    );
     env.settle().await;
-    let n = env.app.store.notifications_after("ann", None, 10).await.unwrap().items.pop().unwrap();
+    let n = env
+        .app
+        .store
+        .notifications_after("ann", None, 10)
+        .await
+        .unwrap()
+        .items
+        .pop()
+        .unwrap();
     assert_eq!(n.title, "Order o_1 confirmed");
 }
 
@@ -255,7 +560,12 @@ async fn stats_count_what_happened_without_a_scan() {
     let env = TestEnv::new().await;
     env.connect("sam", "s1").await;
     for i in 0..3 {
-        assert_eq!(env.post_event(&order_event(&format!("evt_st{i}"), "sam")).await.status_code, 202);
+        assert_eq!(
+            env.post_event(&order_event(&format!("evt_st{i}"), "sam"))
+                .await
+                .status_code,
+            202
+        );
     }
     let mut pay = order_event("evt_st_pay", "sam");
     pay["type"] = "payment.verified".into();
@@ -270,8 +580,18 @@ async fn stats_count_what_happened_without_a_scan() {
     assert_eq!(b["totals"]["deliveries"]["email"]["skipped"], 4);
     // The last 24 hours touch 24 or 25 hourly buckets.
     assert!((24..=25).contains(&b["hourly"].as_array().unwrap().len()));
-    let (s, b) = env.api("GET", "/admin/stats?from=yesterday", Some(&admin), None).await;
+    let (s, b) = env
+        .api("GET", "/admin/stats?from=yesterday", Some(&admin), None)
+        .await;
     assert_eq!((s, b["error"]["field"].as_str()), (400, Some("from")));
-    let old: Value = env.api("GET", "/admin/stats?from=2020-01-01T00:00:00Z&to=2020-01-02T00:00:00Z", Some(&admin), None).await.1;
+    let old: Value = env
+        .api(
+            "GET",
+            "/admin/stats?from=2020-01-01T00:00:00Z&to=2020-01-02T00:00:00Z",
+            Some(&admin),
+            None,
+        )
+        .await
+        .1;
     assert_eq!(old["totals"]["created"], json!({}));
 }

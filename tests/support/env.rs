@@ -350,15 +350,27 @@ pub fn order_event(id: &str, user: &str) -> serde_json::Value {
 
 impl TestEnv {
     /// Calls the REST API router as the `api` function would.
-    pub async fn api(&self, method: &str, path: &str, token: Option<&str>, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
-        let mut req = aws_lambda_events::http::Request::builder().method(method).uri(path);
+    pub async fn api(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut req = aws_lambda_events::http::Request::builder()
+            .method(method)
+            .uri(path);
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
         }
         let body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
         let resp = shared::api::handle(&self.app, req.body(body).unwrap()).await;
         let status = resp.status().as_u16();
-        let json = if resp.body().is_empty() { serde_json::Value::Null } else { serde_json::from_str(resp.body()).expect("API answers JSON") };
+        let json = if resp.body().is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(resp.body()).expect("API answers JSON")
+        };
         (status, json)
     }
 

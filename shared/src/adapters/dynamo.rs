@@ -517,7 +517,11 @@ impl Store for DynamoStore {
         }
         let more = items.len() > limit;
         items.truncate(limit);
-        let next = if more { items.last().map(|n| n.id.clone()) } else { None };
+        let next = if more {
+            items.last().map(|n| n.id.clone())
+        } else {
+            None
+        };
         Ok(Page { items, next })
     }
 
@@ -549,15 +553,23 @@ impl Store for DynamoStore {
                 actions.push(TransactWriteItem::builder().delete(d).build());
             }
             if !current.read {
-                actions.push(update_item(self.add(key(pk.clone(), "UNREAD"), "count", -1)?));
+                actions.push(update_item(self.add(
+                    key(pk.clone(), "UNREAD"),
+                    "count",
+                    -1,
+                )?));
             }
             match self.transact(actions).await {
                 Ok(()) => return Ok(true),
-                Err(e) if cancelled_by_condition(&e).is_some_and(|r| r.first() == Some(&true)) => continue,
+                Err(e) if cancelled_by_condition(&e).is_some_and(|r| r.first() == Some(&true)) => {
+                    continue;
+                }
                 Err(e) => return Err(backend(e)),
             }
         }
-        Err(StoreError::Backend("notification kept changing while being deleted".into()))
+        Err(StoreError::Backend(
+            "notification kept changing while being deleted".into(),
+        ))
     }
 
     async fn users_page(
@@ -567,7 +579,8 @@ impl Store for DynamoStore {
     ) -> Result<(Vec<String>, Option<String>), StoreError> {
         let (mut shard, mut last) = match after.and_then(|a| a.split_once(':')) {
             Some((sh, u)) => (
-                sh.parse::<u32>().map_err(|_| StoreError::Backend("bad user cursor".into()))?,
+                sh.parse::<u32>()
+                    .map_err(|_| StoreError::Backend("bad user cursor".into()))?,
                 Some(u.to_owned()).filter(|u| !u.is_empty()),
             ),
             None => (0, None),
@@ -613,7 +626,10 @@ impl Store for DynamoStore {
     async fn stats(&self, hours: &[String]) -> Result<Vec<HashMap<String, i64>>, StoreError> {
         let mut found: HashMap<String, HashMap<String, i64>> = HashMap::new();
         for chunk in hours.chunks(100) {
-            let keys: Vec<Item> = chunk.iter().map(|h| key(format!("STATS#{h}"), "COUNTS")).collect();
+            let keys: Vec<Item> = chunk
+                .iter()
+                .map(|h| key(format!("STATS#{h}"), "COUNTS"))
+                .collect();
             let mut request = Some(build(
                 aws_sdk_dynamodb::types::KeysAndAttributes::builder()
                     .set_keys(Some(keys))
@@ -627,7 +643,11 @@ impl Store for DynamoStore {
                     .send()
                     .await
                     .map_err(backend)?;
-                for item in out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
+                for item in out
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default()
+                {
                     let hour = item
                         .get("PK")
                         .and_then(|v| v.as_s().ok())
@@ -644,7 +664,10 @@ impl Store for DynamoStore {
                 request = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table));
             }
         }
-        Ok(hours.iter().map(|h| found.remove(h).unwrap_or_default()).collect())
+        Ok(hours
+            .iter()
+            .map(|h| found.remove(h).unwrap_or_default())
+            .collect())
     }
 
     async fn preferences(&self, user_id: &str) -> Result<Preferences, StoreError> {

@@ -24,8 +24,10 @@ pub async fn send(call: &Call<'_>) -> Out {
 }
 
 fn type_and_channel(call: &Call) -> Result<(EventType, Channel), ApiError> {
-    let kind = EventType::parse(&call.params[0]).ok_or_else(|| ApiError::NotFound(format!("no template type `{}`", call.params[0])))?;
-    let channel = Channel::parse(&call.params[1]).ok_or_else(|| ApiError::NotFound(format!("no channel `{}`", call.params[1])))?;
+    let kind = EventType::parse(&call.params[0])
+        .ok_or_else(|| ApiError::NotFound(format!("no template type `{}`", call.params[0])))?;
+    let channel = Channel::parse(&call.params[1])
+        .ok_or_else(|| ApiError::NotFound(format!("no channel `{}`", call.params[1])))?;
     Ok((kind, channel))
 }
 
@@ -37,7 +39,10 @@ pub async fn list_templates(call: &Call<'_>) -> Out {
     for kind in EventType::ALL {
         for channel in Channel::ALL {
             let (body, is_override) = compiled.effective(kind, channel);
-            let updated = overrides.iter().find(|o| o.kind == kind && o.channel == channel).map(|o| o.updated_at);
+            let updated = overrides
+                .iter()
+                .find(|o| o.kind == kind && o.channel == channel)
+                .map(|o| o.updated_at);
             out.push(json!({
                 "type": kind.as_str(),
                 "channel": channel.as_str(),
@@ -55,7 +60,12 @@ pub async fn put_template(call: &Call<'_>) -> Out {
     let (kind, channel) = type_and_channel(call)?;
     let body = TemplateBody::parse(channel, call.body)?;
     validate_override(kind, &body)?;
-    let o = TemplateOverride { kind, channel, body, updated_at: Utc::now() };
+    let o = TemplateOverride {
+        kind,
+        channel,
+        body,
+        updated_at: Utc::now(),
+    };
     call.app.store.put_template_override(&o).await?;
     call.app.templates.invalidate();
     Ok((200, Some(json!(o))))
@@ -63,16 +73,26 @@ pub async fn put_template(call: &Call<'_>) -> Out {
 
 pub async fn delete_template(call: &Call<'_>) -> Out {
     let (kind, channel) = type_and_channel(call)?;
-    if call.app.store.delete_template_override(kind, channel).await? {
+    if call
+        .app
+        .store
+        .delete_template_override(kind, channel)
+        .await?
+    {
         call.app.templates.invalidate();
         Ok((204, None))
     } else {
-        Err(ApiError::NotFound(format!("no override for {}/{}; the built-in default is in use", kind.as_str(), channel.as_str())))
+        Err(ApiError::NotFound(format!(
+            "no override for {}/{}; the built-in default is in use",
+            kind.as_str(),
+            channel.as_str()
+        )))
     }
 }
 
 pub async fn stats(call: &Call<'_>) -> Out {
-    let (from, to) = window(call.query("from"), call.query("to"), Utc::now()).map_err(ApiError::from)?;
+    let (from, to) =
+        window(call.query("from"), call.query("to"), Utc::now()).map_err(ApiError::from)?;
     let s = load_stats(call.app, from, to).await?;
     Ok((200, Some(json!(s))))
 }

@@ -51,7 +51,13 @@ impl ApiError {
             ApiError::MethodNotAllowed => ("method_not_allowed", None),
             ApiError::PayloadTooLarge(_) => ("payload_too_large", Some("body")),
             // Details of an outage stay in the logs.
-            ApiError::Unavailable(_) => return Some(error_body("unavailable", "the service is unavailable; try again", None)),
+            ApiError::Unavailable(_) => {
+                return Some(error_body(
+                    "unavailable",
+                    "the service is unavailable; try again",
+                    None,
+                ));
+            }
         };
         Some(error_body(code, &self.to_string(), field))
     }

@@ -41,24 +41,79 @@ pub struct Route {
 }
 
 const fn route(method: Method, path: &'static str, id: RouteId, admin: bool) -> Route {
-    Route { method, path, id, admin }
+    Route {
+        method,
+        path,
+        id,
+        admin,
+    }
 }
 
 /// Every route, literal paths before parameterised ones. `docs/openapi.yaml`
 /// must list exactly these (a test holds them together).
 pub const ROUTES: &[Route] = &[
-    route(Method::GET, "/notifications", RouteId::ListNotifications, false),
-    route(Method::GET, "/notifications/unread-count", RouteId::UnreadCount, false),
-    route(Method::PATCH, "/notifications/read-all", RouteId::MarkAllRead, false),
-    route(Method::GET, "/notifications/{id}", RouteId::GetNotification, false),
-    route(Method::PATCH, "/notifications/{id}/read", RouteId::MarkRead, false),
-    route(Method::DELETE, "/notifications/{id}", RouteId::DeleteNotification, false),
+    route(
+        Method::GET,
+        "/notifications",
+        RouteId::ListNotifications,
+        false,
+    ),
+    route(
+        Method::GET,
+        "/notifications/unread-count",
+        RouteId::UnreadCount,
+        false,
+    ),
+    route(
+        Method::PATCH,
+        "/notifications/read-all",
+        RouteId::MarkAllRead,
+        false,
+    ),
+    route(
+        Method::GET,
+        "/notifications/{id}",
+        RouteId::GetNotification,
+        false,
+    ),
+    route(
+        Method::PATCH,
+        "/notifications/{id}/read",
+        RouteId::MarkRead,
+        false,
+    ),
+    route(
+        Method::DELETE,
+        "/notifications/{id}",
+        RouteId::DeleteNotification,
+        false,
+    ),
     route(Method::GET, "/preferences", RouteId::GetPreferences, false),
     route(Method::PUT, "/preferences", RouteId::PutPreferences, false),
-    route(Method::POST, "/admin/notifications", RouteId::AdminSend, true),
-    route(Method::GET, "/admin/templates", RouteId::ListTemplates, true),
-    route(Method::PUT, "/admin/templates/{type}/{channel}", RouteId::PutTemplate, true),
-    route(Method::DELETE, "/admin/templates/{type}/{channel}", RouteId::DeleteTemplate, true),
+    route(
+        Method::POST,
+        "/admin/notifications",
+        RouteId::AdminSend,
+        true,
+    ),
+    route(
+        Method::GET,
+        "/admin/templates",
+        RouteId::ListTemplates,
+        true,
+    ),
+    route(
+        Method::PUT,
+        "/admin/templates/{type}/{channel}",
+        RouteId::PutTemplate,
+        true,
+    ),
+    route(
+        Method::DELETE,
+        "/admin/templates/{type}/{channel}",
+        RouteId::DeleteTemplate,
+        true,
+    ),
     route(Method::GET, "/admin/stats", RouteId::Stats, true),
 ];
 
@@ -100,7 +155,11 @@ pub fn find_route(method: &Method, path: &str) -> Result<(&'static Route, Vec<St
             path_known = true;
         }
     }
-    Err(if path_known { ApiError::MethodNotAllowed } else { ApiError::NotFound(format!("no route {path}")) })
+    Err(if path_known {
+        ApiError::MethodNotAllowed
+    } else {
+        ApiError::NotFound(format!("no route {path}"))
+    })
 }
 
 /// What a route handler sees: the caller, path parameters, query and body.
@@ -114,7 +173,10 @@ pub struct Call<'a> {
 
 impl Call<'_> {
     pub fn query(&self, name: &str) -> Option<&str> {
-        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -137,7 +199,9 @@ pub async fn handle(app: &App, req: Request<Vec<u8>>) -> Response<String> {
         resp = resp.header("www-authenticate", "Bearer");
     }
     match body {
-        Some(b) => resp.header("content-type", "application/json").body(b.to_string()),
+        Some(b) => resp
+            .header("content-type", "application/json")
+            .body(b.to_string()),
         None => resp.body(String::new()),
     }
     .expect("valid response parts")
@@ -158,7 +222,13 @@ async fn dispatch(app: &App, req: Request<Vec<u8>>) -> Result<(u16, Option<Value
         .query()
         .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
         .unwrap_or_default();
-    let call = Call { app, who, params, query, body };
+    let call = Call {
+        app,
+        who,
+        params,
+        query,
+        body,
+    };
     match route.id {
         RouteId::ListNotifications => user::list(&call).await,
         RouteId::UnreadCount => user::unread_count(&call).await,
@@ -177,12 +247,23 @@ async fn dispatch(app: &App, req: Request<Vec<u8>>) -> Result<(u16, Option<Value
 }
 
 fn authenticate(app: &App, req: &Request<Vec<u8>>) -> Result<Identity, ApiError> {
-    let header = req.headers().get("authorization").and_then(|v| v.to_str().ok());
+    let header = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
     let token = header
-        .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        })
         .ok_or(ApiError::Unauthorized(AuthError::Missing.to_string()))?;
-    let verifier = app.verifier.as_ref().ok_or_else(|| ApiError::Unavailable("no JWT key is configured".into()))?;
-    verifier.verify(token).map_err(|e| ApiError::Unauthorized(e.to_string()))
+    let verifier = app
+        .verifier
+        .as_ref()
+        .ok_or_else(|| ApiError::Unavailable("no JWT key is configured".into()))?;
+    verifier
+        .verify(token)
+        .map_err(|e| ApiError::Unauthorized(e.to_string()))
 }
 
 #[cfg(test)]
@@ -204,8 +285,17 @@ mod tests {
 
     #[test]
     fn unknown_paths_and_methods() {
-        assert!(matches!(find_route(&Method::GET, "/nope"), Err(ApiError::NotFound(_))));
-        assert!(matches!(find_route(&Method::POST, "/notifications"), Err(ApiError::MethodNotAllowed)));
-        assert!(matches!(find_route(&Method::GET, "/notifications//read"), Err(ApiError::NotFound(_))));
+        assert!(matches!(
+            find_route(&Method::GET, "/nope"),
+            Err(ApiError::NotFound(_))
+        ));
+        assert!(matches!(
+            find_route(&Method::POST, "/notifications"),
+            Err(ApiError::MethodNotAllowed)
+        ));
+        assert!(matches!(
+            find_route(&Method::GET, "/notifications//read"),
+            Err(ApiError::NotFound(_))
+        ));
     }
 }

@@ -32,7 +32,8 @@ pub fn decode_cursor(cursor: &str) -> Result<String, ValidationError> {
 /// so the answer is the same as for someone else's notification).
 fn id_param(call: &Call) -> Result<String, ApiError> {
     let id = &call.params[0];
-    ulid::Ulid::from_string(id).map_err(|_| ApiError::NotFound(format!("no notification `{id}`")))?;
+    ulid::Ulid::from_string(id)
+        .map_err(|_| ApiError::NotFound(format!("no notification `{id}`")))?;
     Ok(id.clone())
 }
 
@@ -56,7 +57,11 @@ pub async fn list(call: &Call<'_>) -> Out {
     };
     let before = call.query("cursor").map(decode_cursor).transpose()?;
     let user = &call.who.user_id;
-    let page = call.app.store.list_notifications(user, before.as_deref(), limit, unread_only).await?;
+    let page = call
+        .app
+        .store
+        .list_notifications(user, before.as_deref(), limit, unread_only)
+        .await?;
     let unread = call.app.store.unread_count(user).await?;
     Ok((
         200,
@@ -75,7 +80,12 @@ pub async fn unread_count(call: &Call<'_>) -> Out {
 
 pub async fn get(call: &Call<'_>) -> Out {
     let id = id_param(call)?;
-    match call.app.store.get_notification(&call.who.user_id, &id).await? {
+    match call
+        .app
+        .store
+        .get_notification(&call.who.user_id, &id)
+        .await?
+    {
         Some(n) => Ok((200, Some(json!(n)))),
         None => Err(not_found(&id)),
     }
@@ -84,9 +94,10 @@ pub async fn get(call: &Call<'_>) -> Out {
 pub async fn mark_read(call: &Call<'_>) -> Out {
     let id = id_param(call)?;
     match inbox::mark_read(call.app, &call.who.user_id, &id).await? {
-        MarkRead::Marked { unread } | MarkRead::AlreadyRead { unread } => {
-            Ok((200, Some(json!({"id": id, "read": true, "unreadCount": unread}))))
-        }
+        MarkRead::Marked { unread } | MarkRead::AlreadyRead { unread } => Ok((
+            200,
+            Some(json!({"id": id, "read": true, "unreadCount": unread})),
+        )),
         MarkRead::NotFound => Err(not_found(&id)),
     }
 }
@@ -113,7 +124,10 @@ pub async fn get_preferences(call: &Call<'_>) -> Out {
 /// Replaces the preferences; what is left out falls back to the defaults.
 pub async fn put_preferences(call: &Call<'_>) -> Out {
     let prefs = Preferences::parse_update(call.body)?;
-    call.app.store.put_preferences(&call.who.user_id, &prefs).await?;
+    call.app
+        .store
+        .put_preferences(&call.who.user_id, &prefs)
+        .await?;
     Ok((200, Some(json!(prefs.effective()))))
 }
 
@@ -125,7 +139,12 @@ mod tests {
     fn cursors_round_trip_and_refuse_forgeries() {
         let id = ulid::Ulid::new().to_string();
         assert_eq!(decode_cursor(&encode_cursor(&id)).unwrap(), id);
-        for bad in ["", "!!!", &B64.encode("n1:nope"), &B64.encode(format!("n0:{id}"))] {
+        for bad in [
+            "",
+            "!!!",
+            &B64.encode("n1:nope"),
+            &B64.encode(format!("n0:{id}")),
+        ] {
             assert_eq!(decode_cursor(bad).unwrap_err().field, "cursor", "{bad}");
         }
     }

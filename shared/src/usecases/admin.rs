@@ -52,14 +52,22 @@ pub struct BroadcastPage {
 
 const BROADCAST: &str = "broadcast";
 
-fn text(obj: &Map<String, Value>, field: &str, max: usize, required: bool) -> Result<Option<String>, ValidationError> {
+fn text(
+    obj: &Map<String, Value>,
+    field: &str,
+    max: usize,
+    required: bool,
+) -> Result<Option<String>, ValidationError> {
     match obj.get(field) {
         None | Some(Value::Null) if !required => Ok(None),
         None | Some(Value::Null) => Err(ValidationError::new(field, "is required")),
-        Some(Value::String(s)) if s.trim().is_empty() && required => Err(ValidationError::new(field, "must not be empty")),
-        Some(Value::String(s)) if s.chars().count() > max => {
-            Err(ValidationError::new(field, format!("is longer than {max} characters")))
+        Some(Value::String(s)) if s.trim().is_empty() && required => {
+            Err(ValidationError::new(field, "must not be empty"))
         }
+        Some(Value::String(s)) if s.chars().count() > max => Err(ValidationError::new(
+            field,
+            format!("is longer than {max} characters"),
+        )),
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(_) => Err(ValidationError::new(field, "must be a string")),
     }
@@ -69,11 +77,22 @@ impl SendRequest {
     /// `{"userIds":[..]}` or `{"broadcast":true}`, with either `{"type","data"}`
     /// (a business template) or `{"title","message",...}` (literal text).
     pub fn parse(body: &[u8]) -> Result<Self, ValidationError> {
-        let v: Value = serde_json::from_slice(body).map_err(|e| ValidationError::new("body", format!("not valid JSON: {e}")))?;
+        let v: Value = serde_json::from_slice(body)
+            .map_err(|e| ValidationError::new("body", format!("not valid JSON: {e}")))?;
         let Value::Object(obj) = v else {
             return Err(ValidationError::new("body", "must be a JSON object"));
         };
-        const KNOWN: [&str; 9] = ["userIds", "broadcast", "type", "data", "title", "message", "actionUrl", "actionText", "priority"];
+        const KNOWN: [&str; 9] = [
+            "userIds",
+            "broadcast",
+            "type",
+            "data",
+            "title",
+            "message",
+            "actionUrl",
+            "actionText",
+            "priority",
+        ];
         if let Some(k) = obj.keys().find(|k| !KNOWN.contains(&k.as_str())) {
             return Err(ValidationError::new(k.as_str(), "is not a known field"));
         }
@@ -83,17 +102,33 @@ impl SendRequest {
             Some(_) => return Err(ValidationError::new("broadcast", "must be true or false")),
         };
         let audience = match (obj.get("userIds"), broadcast) {
-            (Some(_), true) => return Err(ValidationError::new("userIds", "give userIds or broadcast, not both")),
-            (None, false) => return Err(ValidationError::new("userIds", "give a list of user ids, or \"broadcast\": true")),
+            (Some(_), true) => {
+                return Err(ValidationError::new(
+                    "userIds",
+                    "give userIds or broadcast, not both",
+                ));
+            }
+            (None, false) => {
+                return Err(ValidationError::new(
+                    "userIds",
+                    "give a list of user ids, or \"broadcast\": true",
+                ));
+            }
             (None, true) => Audience::Everyone,
             (Some(Value::Array(ids)), false) => {
                 if ids.is_empty() || ids.len() > MAX_RECIPIENTS {
-                    return Err(ValidationError::new("userIds", format!("must hold 1 to {MAX_RECIPIENTS} ids; use broadcast for everyone")));
+                    return Err(ValidationError::new(
+                        "userIds",
+                        format!("must hold 1 to {MAX_RECIPIENTS} ids; use broadcast for everyone"),
+                    ));
                 }
                 let mut users = Vec::with_capacity(ids.len());
                 for (i, id) in ids.iter().enumerate() {
                     let Value::String(s) = id else {
-                        return Err(ValidationError::new(format!("userIds[{i}]"), "must be a string"));
+                        return Err(ValidationError::new(
+                            format!("userIds[{i}]"),
+                            "must be a string",
+                        ));
                     };
                     check_key(&format!("userIds[{i}]"), s)?;
                     if !users.contains(s) {
@@ -102,15 +137,25 @@ impl SendRequest {
                 }
                 Audience::Users(users)
             }
-            (Some(_), false) => return Err(ValidationError::new("userIds", "must be an array of strings")),
+            (Some(_), false) => {
+                return Err(ValidationError::new(
+                    "userIds",
+                    "must be an array of strings",
+                ));
+            }
         };
         let content = match obj.get("type") {
             Some(Value::String(t)) => {
                 let kind = EventType::parse(t)
                     .filter(|k| EventType::BUSINESS.contains(k))
-                    .ok_or_else(|| ValidationError::new("type", format!("unknown template type `{t}`")))?;
+                    .ok_or_else(|| {
+                        ValidationError::new("type", format!("unknown template type `{t}`"))
+                    })?;
                 if obj.contains_key("title") || obj.contains_key("message") {
-                    return Err(ValidationError::new("title", "give a template type or literal title and message, not both"));
+                    return Err(ValidationError::new(
+                        "title",
+                        "give a template type or literal title and message, not both",
+                    ));
                 }
                 let data = match obj.get("data") {
                     Some(Value::Object(m)) => m.clone(),
@@ -133,10 +178,15 @@ impl SendRequest {
                     }
                 }
                 if let Some(p) = text(&obj, "priority", 10, false)? {
-                    Priority::parse(&p).ok_or_else(|| ValidationError::new("priority", "must be low, normal, high or urgent"))?;
+                    Priority::parse(&p).ok_or_else(|| {
+                        ValidationError::new("priority", "must be low, normal, high or urgent")
+                    })?;
                     data.insert("priority".into(), p.into());
                 }
-                Content { kind: EventType::AdminMessage, data }
+                Content {
+                    kind: EventType::AdminMessage,
+                    data,
+                }
             }
         };
         Ok(Self { audience, content })
@@ -166,14 +216,27 @@ pub async fn send(app: &App, req: &SendRequest) -> Result<(String, Option<usize>
     let send_id = format!("adm_{}", ulid::Ulid::new());
     match &req.audience {
         Audience::Users(users) => {
-            let messages = users.iter().map(|u| OutMessage::now(event_for(&send_id, &req.content, u))).collect();
+            let messages = users
+                .iter()
+                .map(|u| OutMessage::now(event_for(&send_id, &req.content, u)))
+                .collect();
             app.events.send(messages).await?;
             tracing::info!(send_id, recipients = users.len(), "admin send queued");
             Ok((send_id, Some(users.len())))
         }
         Audience::Everyone => {
-            let page = BroadcastPage { kind: BROADCAST.into(), send_id: send_id.clone(), content: req.content.clone(), cursor: None, page: 0 };
-            app.events.send(vec![OutMessage::now(serde_json::to_string(&page).expect("pages serialize"))]).await?;
+            let page = BroadcastPage {
+                kind: BROADCAST.into(),
+                send_id: send_id.clone(),
+                content: req.content.clone(),
+                cursor: None,
+                page: 0,
+            };
+            app.events
+                .send(vec![OutMessage::now(
+                    serde_json::to_string(&page).expect("pages serialize"),
+                )])
+                .await?;
             tracing::info!(send_id, "broadcast queued");
             Ok((send_id, None))
         }
@@ -190,17 +253,34 @@ pub fn as_broadcast_page(body: &str) -> Option<Result<BroadcastPage, MessageErro
     if v.get("kind").and_then(Value::as_str) != Some(BROADCAST) {
         return None;
     }
-    Some(serde_json::from_value(v).map_err(|e| MessageError::Poison(format!("invalid broadcast page: {e}"))))
+    Some(
+        serde_json::from_value(v)
+            .map_err(|e| MessageError::Poison(format!("invalid broadcast page: {e}"))),
+    )
 }
 
 /// Fans one page of users out as events, then queues the next page.
 pub async fn process_page(app: &App, page: BroadcastPage) -> Result<usize, MessageError> {
-    let (users, next) = app.store.users_page(page.cursor.as_deref(), app.config.broadcast_page_size).await?;
-    let messages: Vec<OutMessage> = users.iter().map(|u| OutMessage::now(event_for(&page.send_id, &page.content, u))).collect();
+    let (users, next) = app
+        .store
+        .users_page(page.cursor.as_deref(), app.config.broadcast_page_size)
+        .await?;
+    let messages: Vec<OutMessage> = users
+        .iter()
+        .map(|u| OutMessage::now(event_for(&page.send_id, &page.content, u)))
+        .collect();
     app.events.send(messages).await?;
     if let Some(cursor) = next {
-        let next_page = BroadcastPage { cursor: Some(cursor), page: page.page + 1, ..page.clone() };
-        app.events.send(vec![OutMessage::now(serde_json::to_string(&next_page).expect("pages serialize"))]).await?;
+        let next_page = BroadcastPage {
+            cursor: Some(cursor),
+            page: page.page + 1,
+            ..page.clone()
+        };
+        app.events
+            .send(vec![OutMessage::now(
+                serde_json::to_string(&next_page).expect("pages serialize"),
+            )])
+            .await?;
     }
     tracing::info!(send_id = %page.send_id, page = page.page, users = users.len(), "broadcast page fanned out");
     Ok(users.len())
@@ -216,7 +296,10 @@ mod tests {
 
     #[test]
     fn literal_and_template_sends() {
-        let r = parse(json!({"userIds":["a","b","a"],"title":"Hi","message":"There","priority":"high"})).unwrap();
+        let r = parse(
+            json!({"userIds":["a","b","a"],"title":"Hi","message":"There","priority":"high"}),
+        )
+        .unwrap();
         assert_eq!(r.audience, Audience::Users(vec!["a".into(), "b".into()]));
         assert_eq!(r.content.kind, EventType::AdminMessage);
         assert_eq!(r.content.data["priority"], "high");
@@ -229,14 +312,35 @@ mod tests {
     fn refuses_with_the_field() {
         let field = |v: Value| parse(v).unwrap_err().field;
         assert_eq!(field(json!({"title":"t","message":"m"})), "userIds");
-        assert_eq!(field(json!({"userIds":["a"],"broadcast":true,"title":"t","message":"m"})), "userIds");
-        assert_eq!(field(json!({"userIds":[],"title":"t","message":"m"})), "userIds");
-        assert_eq!(field(json!({"userIds":[7],"title":"t","message":"m"})), "userIds[0]");
+        assert_eq!(
+            field(json!({"userIds":["a"],"broadcast":true,"title":"t","message":"m"})),
+            "userIds"
+        );
+        assert_eq!(
+            field(json!({"userIds":[],"title":"t","message":"m"})),
+            "userIds"
+        );
+        assert_eq!(
+            field(json!({"userIds":[7],"title":"t","message":"m"})),
+            "userIds[0]"
+        );
         assert_eq!(field(json!({"userIds":["a"],"message":"m"})), "title");
-        assert_eq!(field(json!({"userIds":["a"],"title":"t","message":"m","priority":"meh"})), "priority");
-        assert_eq!(field(json!({"userIds":["a"],"type":"order.status_changed","data":{"orderId":"o"}})), "data.status");
-        assert_eq!(field(json!({"userIds":["a"],"type":"admin.message"})), "type");
-        assert_eq!(field(json!({"userIds":["a"],"title":"t","message":"m","colour":"red"})), "colour");
+        assert_eq!(
+            field(json!({"userIds":["a"],"title":"t","message":"m","priority":"meh"})),
+            "priority"
+        );
+        assert_eq!(
+            field(json!({"userIds":["a"],"type":"order.status_changed","data":{"orderId":"o"}})),
+            "data.status"
+        );
+        assert_eq!(
+            field(json!({"userIds":["a"],"type":"admin.message"})),
+            "type"
+        );
+        assert_eq!(
+            field(json!({"userIds":["a"],"title":"t","message":"m","colour":"red"})),
+            "colour"
+        );
     }
 
     #[test]
@@ -250,7 +354,21 @@ mod tests {
     #[test]
     fn tells_pages_from_events() {
         assert!(as_broadcast_page(r#"{"id":"e","type":"order.created"}"#).is_none());
-        let page = BroadcastPage { kind: BROADCAST.into(), send_id: "s".into(), content: Content { kind: EventType::AdminMessage, data: Map::new() }, cursor: None, page: 0 };
-        assert_eq!(as_broadcast_page(&serde_json::to_string(&page).unwrap()).unwrap().unwrap(), page);
+        let page = BroadcastPage {
+            kind: BROADCAST.into(),
+            send_id: "s".into(),
+            content: Content {
+                kind: EventType::AdminMessage,
+                data: Map::new(),
+            },
+            cursor: None,
+            page: 0,
+        };
+        assert_eq!(
+            as_broadcast_page(&serde_json::to_string(&page).unwrap())
+                .unwrap()
+                .unwrap(),
+            page
+        );
     }
 }

@@ -83,11 +83,19 @@ pub async fn mark_all_read(app: &App, user_id: &str) -> Result<u64, StoreError> 
     let mut marked = 0;
     let now = Utc::now();
     loop {
-        let page = app.store.list_notifications(user_id, None, 100, true).await?;
+        let page = app
+            .store
+            .list_notifications(user_id, None, 100, true)
+            .await?;
         if page.items.is_empty() {
             break;
         }
-        let results = futures::future::join_all(page.items.iter().map(|n| app.store.mark_read(user_id, &n.id, now))).await;
+        let results = futures::future::join_all(
+            page.items
+                .iter()
+                .map(|n| app.store.mark_read(user_id, &n.id, now)),
+        )
+        .await;
         for r in results {
             if let MarkRead::Marked { .. } = r? {
                 marked += 1;
@@ -95,7 +103,15 @@ pub async fn mark_all_read(app: &App, user_id: &str) -> Result<u64, StoreError> 
         }
     }
     let unread = app.store.unread_count(user_id).await?;
-    broadcast(app, user_id, &ServerMessage::ReadAck { id: None, unread_count: unread }).await;
+    broadcast(
+        app,
+        user_id,
+        &ServerMessage::ReadAck {
+            id: None,
+            unread_count: unread,
+        },
+    )
+    .await;
     Ok(marked)
 }
 
@@ -105,6 +121,14 @@ pub async fn delete(app: &App, user_id: &str, id: &str) -> Result<bool, StoreErr
         return Ok(false);
     }
     let unread = app.store.unread_count(user_id).await?;
-    broadcast(app, user_id, &ServerMessage::Deleted { id: id.to_owned(), unread_count: unread }).await;
+    broadcast(
+        app,
+        user_id,
+        &ServerMessage::Deleted {
+            id: id.to_owned(),
+            unread_count: unread,
+        },
+    )
+    .await;
     Ok(true)
 }

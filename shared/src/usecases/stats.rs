@@ -26,7 +26,12 @@ impl Counts {
         if let Some(kind) = key.strip_prefix("created.") {
             *self.created.entry(kind.to_owned()).or_default() += n;
         } else if let Some((channel, status)) = key.split_once('.') {
-            *self.deliveries.entry(channel.to_owned()).or_default().entry(status.to_owned()).or_default() += n;
+            *self
+                .deliveries
+                .entry(channel.to_owned())
+                .or_default()
+                .entry(status.to_owned())
+                .or_default() += n;
         }
     }
 }
@@ -49,26 +54,38 @@ pub struct Stats {
 }
 
 /// Parses the window: `from` and `to` in RFC 3339, default the last 24 hours.
-pub fn window(from: Option<&str>, to: Option<&str>, now: DateTime<Utc>) -> Result<(DateTime<Utc>, DateTime<Utc>), ValidationError> {
+pub fn window(
+    from: Option<&str>,
+    to: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), ValidationError> {
     let parse = |field: &str, v: &str| {
         DateTime::parse_from_rfc3339(v)
             .map(|d| d.with_timezone(&Utc))
             .map_err(|_| ValidationError::new(field, "must be an RFC 3339 timestamp"))
     };
     let to = to.map(|v| parse("to", v)).transpose()?.unwrap_or(now);
-    let from = from.map(|v| parse("from", v)).transpose()?.unwrap_or(to - Duration::hours(24));
+    let from = from
+        .map(|v| parse("from", v))
+        .transpose()?
+        .unwrap_or(to - Duration::hours(24));
     if from >= to {
         return Err(ValidationError::new("from", "must be before `to`"));
     }
     if to - from > Duration::hours(MAX_WINDOW_HOURS) {
-        return Err(ValidationError::new("from", format!("the window is at most {MAX_WINDOW_HOURS} hours")));
+        return Err(ValidationError::new(
+            "from",
+            format!("the window is at most {MAX_WINDOW_HOURS} hours"),
+        ));
     }
     Ok((from, to))
 }
 
 pub async fn stats(app: &App, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Stats, StoreError> {
     let mut hours = Vec::new();
-    let mut h = from.duration_trunc(Duration::hours(1)).expect("hour truncation");
+    let mut h = from
+        .duration_trunc(Duration::hours(1))
+        .expect("hour truncation");
     while h < to {
         hours.push(h);
         h += Duration::hours(1);
@@ -85,7 +102,12 @@ pub async fn stats(app: &App, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<
         }
         hourly.push(Hour { hour, counts });
     }
-    Ok(Stats { from, to, totals, hourly })
+    Ok(Stats {
+        from,
+        to,
+        totals,
+        hourly,
+    })
 }
 
 #[cfg(test)]
@@ -97,9 +119,28 @@ mod tests {
         let now = Utc::now();
         let (f, t) = window(None, None, now).unwrap();
         assert_eq!(t - f, Duration::hours(24));
-        assert_eq!(window(Some("yesterday"), None, now).unwrap_err().field, "from");
-        assert_eq!(window(Some("2026-11-27T10:00:00Z"), Some("2026-11-27T09:00:00Z"), now).unwrap_err().field, "from");
-        assert!(window(Some("2026-01-01T00:00:00Z"), Some("2026-11-27T09:00:00Z"), now).is_err());
+        assert_eq!(
+            window(Some("yesterday"), None, now).unwrap_err().field,
+            "from"
+        );
+        assert_eq!(
+            window(
+                Some("2026-11-27T10:00:00Z"),
+                Some("2026-11-27T09:00:00Z"),
+                now
+            )
+            .unwrap_err()
+            .field,
+            "from"
+        );
+        assert!(
+            window(
+                Some("2026-01-01T00:00:00Z"),
+                Some("2026-11-27T09:00:00Z"),
+                now
+            )
+            .is_err()
+        );
     }
 
     #[test]
