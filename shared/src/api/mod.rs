@@ -149,7 +149,7 @@ pub fn find_route(method: &Method, path: &str) -> Result<(&'static Route, Vec<St
     let mut path_known = false;
     for r in ROUTES {
         if let Some(params) = matches(r.path, path) {
-            if &r.method == method {
+            if r.method == method {
                 return Ok((r, params));
             }
             path_known = true;
