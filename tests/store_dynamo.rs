@@ -49,7 +49,7 @@ async fn counters_are_kept_per_hour_as_things_happen() {
         .table_name(s_table(&s))
         .key(
             "PK",
-            aws_sdk_dynamodb::types::AttributeValue::S(shared::adapters::dynamo::stats_pk(
+            aws_sdk_dynamodb::types::AttributeValue::S(shared::adapters::keys::stats_pk(
                 chrono::Utc::now(),
             )),
         )
@@ -73,4 +73,9 @@ async fn counters_are_kept_per_hour_as_things_happen() {
 
 fn s_table(s: &DynamoStore) -> String {
     s.table().to_owned()
+}
+
+#[tokio::test]
+async fn listing_deleting_directory_and_stats() {
+    contract::listing_deleting_directory_and_stats(&store().await).await;
 }

@@ -12,6 +12,7 @@ pub mod config;
 pub mod error;
 pub mod event;
 pub mod handlers;
+pub mod ids;
 pub mod jobs;
 pub mod model;
 pub mod ports;

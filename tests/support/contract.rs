@@ -29,7 +29,7 @@ pub fn notification(id: &str, event_id: &str) -> Notification {
 
 /// Stores a fresh notification for `user` through the worker's write path.
 pub async fn add(store: &dyn Store, user: &str, event_id: &str) -> Notification {
-    let id = ulid::Ulid::new().to_string();
+    let id = shared::ids::new_id();
     let n = notification(&id, event_id);
     let claim = EventClaim {
         event_id: event_id.into(),
@@ -280,4 +280,84 @@ pub async fn deliveries(store: &dyn Store) {
             .unwrap(),
         None
     );
+}
+
+/// Newest-first listing with the unread filter, deletion with an exact
+/// counter, the user directory's pages, and hourly statistics.
+pub async fn listing_deleting_directory_and_stats(store: &dyn Store) {
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        ids.push(add(store, "ivy", &format!("evt_list_{i}")).await.id);
+    }
+    store.mark_read("ivy", &ids[4], Utc::now()).await.unwrap();
+    let page = store
+        .list_notifications("ivy", None, 4, false)
+        .await
+        .unwrap();
+    let got: Vec<&str> = page.items.iter().map(|n| n.id.as_str()).collect();
+    assert_eq!(
+        got,
+        [
+            ids[5].as_str(),
+            ids[4].as_str(),
+            ids[3].as_str(),
+            ids[2].as_str()
+        ]
+    );
+    assert_eq!(page.next.as_deref(), Some(ids[2].as_str()));
+    let rest = store
+        .list_notifications("ivy", page.next.as_deref(), 4, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.items.iter().map(|n| n.id.as_str()).collect::<Vec<_>>(),
+        [ids[1].as_str(), ids[0].as_str()]
+    );
+    assert_eq!(rest.next, None);
+    let unread = store
+        .list_notifications("ivy", None, 10, true)
+        .await
+        .unwrap();
+    assert_eq!(unread.items.len(), 5);
+    assert!(unread.items.iter().all(|n| !n.read));
+
+    assert_eq!(store.unread_count("ivy").await.unwrap(), 5);
+    assert!(store.delete_notification("ivy", &ids[4]).await.unwrap()); // read: count stays
+    assert_eq!(store.unread_count("ivy").await.unwrap(), 5);
+    assert!(store.delete_notification("ivy", &ids[0]).await.unwrap()); // unread: count drops
+    assert_eq!(store.unread_count("ivy").await.unwrap(), 4);
+    assert!(!store.delete_notification("ivy", &ids[0]).await.unwrap());
+    assert!(
+        store
+            .get_notification("ivy", &ids[0])
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Everyone who got a notification, connected or set preferences is in the directory.
+    for u in ["u_a", "u_b", "u_c", "u_d", "u_e"] {
+        store
+            .put_preferences(u, &Preferences::default())
+            .await
+            .unwrap();
+    }
+    let mut all = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let (users, next) = store.users_page(cursor.as_deref(), 2).await.unwrap();
+        assert!(users.len() <= 2);
+        all.extend(users);
+        match next {
+            Some(n) => cursor = Some(n),
+            None => break,
+        }
+    }
+    all.sort();
+    assert_eq!(all, ["ivy", "u_a", "u_b", "u_c", "u_d", "u_e"]);
+
+    let hour = shared::ports::stats_hour(Utc::now());
+    let counts = store.stats(&[hour, "2001-01-01T00".into()]).await.unwrap();
+    assert_eq!(counts[0]["created.order.created"], 6);
+    assert!(counts[1].is_empty());
 }

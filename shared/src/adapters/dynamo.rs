@@ -1,16 +1,5 @@
-//! The store port on one DynamoDB table (single-table design, see docs/architecture.md).
-//!
-//! | item              | PK            | SK                          |
-//! |-------------------|---------------|-----------------------------|
-//! | connection        | `USER#u`      | `CONN#c`                    |
-//! | connection owner  | `CONN#c`      | `META`                      |
-//! | notification      | `USER#u`      | `NOTIF#<ulid>`              |
-//! | unread counter    | `USER#u`      | `UNREAD`                    |
-//! | preferences       | `USER#u`      | `PREFS`                     |
-//! | delivery status   | `USER#u`      | `DELIVERY#<ulid>#<channel>` |
-//! | template override | `TEMPLATE`    | `<type>#<channel>`          |
-//! | event claim       | `EVENT#id`    | `EVENT`                     |
-//! | statistics        | `STATS#<hour>`| `COUNTS`                    |
+//! The store port on one DynamoDB table (single-table design; the keys are
+//! in [`super::keys`], the reasons in docs/architecture.md).
 
 use std::collections::HashMap;
 
@@ -22,19 +11,15 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::keys::*;
 use crate::error::StoreError;
 use crate::event::EventType;
 use crate::model::{Channel, Connection, DeliveryRecord, EventClaim, MarkRead, Notification, Page};
-use crate::ports::{NewNotification, Recorded, Store, USER_SHARDS, stats_hour, user_shard};
+use crate::ports::{NewNotification, Recorded, Store, USER_SHARDS};
 use crate::preferences::Preferences;
 use crate::template::TemplateOverride;
 
 type Item = HashMap<String, AttributeValue>;
-
-/// How long an event id is remembered for deduplication.
-const CLAIM_RETENTION_DAYS: i64 = 7;
-/// DynamoDB takes at most 100 actions per transaction and 25 per batch write.
-const TEMPLATE_PK: &str = "TEMPLATE";
 
 pub struct DynamoStore {
     client: aws_sdk_dynamodb::Client,
@@ -54,36 +39,15 @@ fn ts(at: DateTime<Utc>) -> AttributeValue {
     s(at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
 }
 
-fn user_pk(user: &str) -> String {
-    format!("USER#{user}")
-}
-
-fn notif_sk(id: &str) -> String {
-    format!("NOTIF#{id}")
-}
-
-fn claim_pk(event_id: &str) -> String {
-    format!("EVENT#{event_id}")
-}
-
-fn delivery_sk(notification_id: &str, channel: Channel) -> String {
-    format!("DELIVERY#{notification_id}#{}", channel.as_str())
-}
-
-/// Statistics are counted per hour: a window is a handful of GetItems, never a scan.
-pub fn stats_pk(at: DateTime<Utc>) -> String {
-    format!("STATS#{}", stats_hour(at))
+fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
+    HashMap::from([("PK".to_owned(), s(pk)), ("SK".to_owned(), s(sk))])
 }
 
 /// The user's entry in the directory that broadcasts page through.
 fn directory_item(user: &str) -> Item {
-    let mut item = key(format!("USERS#{}", user_shard(user)), user_pk(user));
+    let mut item = key(directory_pk_of(user), user_pk(user));
     item.insert("userId".into(), s(user));
     item
-}
-
-fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
-    HashMap::from([("PK".to_owned(), s(pk)), ("SK".to_owned(), s(sk))])
 }
 
 fn to_item<T: Serialize>(
@@ -216,13 +180,9 @@ fn update_item(u: Update) -> TransactWriteItem {
 #[async_trait]
 impl Store for DynamoStore {
     async fn put_connection(&self, conn: &Connection) -> Result<(), StoreError> {
-        let mut row = to_item(
-            user_pk(&conn.user_id),
-            format!("CONN#{}", conn.connection_id),
-            conn,
-        )?;
+        let mut row = to_item(user_pk(&conn.user_id), conn_sk(&conn.connection_id), conn)?;
         row.insert("ttl".into(), n(conn.expires_at));
-        let mut owner = key(format!("CONN#{}", conn.connection_id), "META");
+        let mut owner = key(owner_pk(&conn.connection_id), "META");
         owner.insert("userId".into(), s(&conn.user_id));
         owner.insert("ttl".into(), n(conn.expires_at));
         self.transact(vec![
@@ -248,10 +208,10 @@ impl Store for DynamoStore {
         };
         self.transact(vec![
             TransactWriteItem::builder()
-                .delete(del(key(user_pk(&owner), format!("CONN#{connection_id}")))?)
+                .delete(del(key(user_pk(&owner), conn_sk(connection_id)))?)
                 .build(),
             TransactWriteItem::builder()
-                .delete(del(key(format!("CONN#{connection_id}"), "META"))?)
+                .delete(del(key(owner_pk(connection_id), "META"))?)
                 .build(),
         ])
         .await
@@ -260,7 +220,7 @@ impl Store for DynamoStore {
     }
 
     async fn connection_owner(&self, connection_id: &str) -> Result<Option<String>, StoreError> {
-        let item = self.get(format!("CONN#{connection_id}"), "META").await?;
+        let item = self.get(owner_pk(connection_id), "META").await?;
         Ok(item
             .and_then(|i| i.get("userId").cloned())
             .and_then(|v| v.as_s().ok().cloned()))
@@ -318,7 +278,7 @@ impl Store for DynamoStore {
             }
             actions.push(update_item(self.add(
                 key(stats_pk(claim.created_at), "COUNTS"),
-                &format!("created.{}", new.kind.as_str()),
+                &created_counter(new.kind),
                 1,
             )?));
         }
@@ -393,10 +353,7 @@ impl Store for DynamoStore {
     ) -> Result<Page, StoreError> {
         // BETWEEN is inclusive; `!` sorts below every ULID character, so the
         // lower bound excludes the cursor itself and keeps everything after it.
-        let lo = match after {
-            Some(a) => format!("NOTIF#{a}!"),
-            None => "NOTIF#".to_owned(),
-        };
+        let lo = notif_after(after);
         let out = self
             .client
             .query()
@@ -404,7 +361,7 @@ impl Store for DynamoStore {
             .key_condition_expression("PK = :pk AND SK BETWEEN :lo AND :hi")
             .expression_attribute_values(":pk", s(user_pk(user_id)))
             .expression_attribute_values(":lo", s(lo))
-            .expression_attribute_values(":hi", s("NOTIF$"))
+            .expression_attribute_values(":hi", s(NOTIF_END))
             .limit(limit as i32 + 1)
             .consistent_read(true)
             .send()
@@ -495,8 +452,8 @@ impl Store for DynamoStore {
                 .table_name(&self.table)
                 .key_condition_expression("PK = :pk AND SK BETWEEN :lo AND :hi")
                 .expression_attribute_values(":pk", s(pk.clone()))
-                .expression_attribute_values(":lo", s("NOTIF#"))
-                .expression_attribute_values(":hi", s("NOTIF$"))
+                .expression_attribute_values(":lo", s(NOTIF_PREFIX))
+                .expression_attribute_values(":hi", s(NOTIF_END))
                 .scan_index_forward(false)
                 .limit((limit + 1 - items.len()).max(1) as i32)
                 .set_exclusive_start_key(start.take());
@@ -587,7 +544,7 @@ impl Store for DynamoStore {
         };
         let mut users = Vec::new();
         while shard < USER_SHARDS {
-            let pk = format!("USERS#{shard}");
+            let pk = directory_pk(shard);
             let out = self
                 .client
                 .query()
@@ -628,7 +585,7 @@ impl Store for DynamoStore {
         for chunk in hours.chunks(100) {
             let keys: Vec<Item> = chunk
                 .iter()
-                .map(|h| key(format!("STATS#{h}"), "COUNTS"))
+                .map(|h| key(stats_pk_of_hour(h), "COUNTS"))
                 .collect();
             let mut request = Some(build(
                 aws_sdk_dynamodb::types::KeysAndAttributes::builder()
@@ -711,11 +668,7 @@ impl Store for DynamoStore {
     }
 
     async fn put_template_override(&self, o: &TemplateOverride) -> Result<(), StoreError> {
-        let item = to_item(
-            TEMPLATE_PK,
-            format!("{}#{}", o.kind.as_str(), o.channel.as_str()),
-            o,
-        )?;
+        let item = to_item(TEMPLATE_PK, template_sk(o.kind, o.channel), o)?;
         self.client
             .put_item()
             .table_name(&self.table)
@@ -735,10 +688,7 @@ impl Store for DynamoStore {
             .client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(key(
-                TEMPLATE_PK,
-                format!("{}#{}", kind.as_str(), channel.as_str()),
-            )))
+            .set_key(Some(key(TEMPLATE_PK, template_sk(kind, channel))))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
             .send()
             .await
@@ -752,7 +702,7 @@ impl Store for DynamoStore {
             delivery_sk(&rec.notification_id, rec.channel),
             rec,
         )?;
-        let counter = format!("{}.{}", rec.channel.as_str(), rec.status.as_str());
+        let counter = delivery_counter(rec.channel, rec.status.as_str());
         self.transact(vec![
             put_item(self.put(item)?),
             update_item(self.add(key(stats_pk(rec.at), "COUNTS"), &counter, 1)?),

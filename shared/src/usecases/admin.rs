@@ -213,7 +213,7 @@ pub enum SendError {
 
 /// Queues the send; returns its id and how many users it targets (None: everyone).
 pub async fn send(app: &App, req: &SendRequest) -> Result<(String, Option<usize>), SendError> {
-    let send_id = format!("adm_{}", ulid::Ulid::new());
+    let send_id = format!("adm_{}", crate::ids::new_id());
     match &req.audience {
         Audience::Users(users) => {
             let messages = users

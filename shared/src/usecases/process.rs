@@ -56,7 +56,7 @@ async fn process(
     let mut claim = EventClaim {
         event_id: event.id.clone(),
         user_id: event.user_id.clone(),
-        notification_id: ulid::Ulid::new().to_string(),
+        notification_id: crate::ids::new_id(),
         created_at: now,
         claimed_at: now,
         dispatched: false,

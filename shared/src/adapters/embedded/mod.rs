@@ -1,0 +1,56 @@
+//! Embedded adapters: the store, durable queues and an email outbox in one
+//! redb file, so the local stack needs no outside service and a restart (or
+//! a crash) loses nothing that was acknowledged. See docs/architecture.md.
+
+mod kv;
+mod outbox;
+mod queue;
+mod store;
+
+use std::path::Path;
+use std::sync::Arc;
+
+pub use outbox::{OutboxMailer, SentEmail};
+pub use queue::{EmbeddedQueue, QueuedMessage};
+pub use store::EmbeddedStore;
+
+use crate::error::StoreError;
+
+/// One database file for everything embedded.
+#[derive(Clone)]
+pub struct Embedded {
+    db: Arc<redb::Database>,
+}
+
+impl Embedded {
+    /// Opens (or creates) `dir/notify.redb`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Backend(format!("create {}: {e}", dir.display())))?;
+        let path = dir.join("notify.redb");
+        let db = redb::Database::create(&path)
+            .map_err(|e| StoreError::Backend(format!("open {}: {e}", path.display())))?;
+        let e = Self { db: Arc::new(db) };
+        kv::init(&e.db)?;
+        Ok(e)
+    }
+
+    pub fn store(&self) -> EmbeddedStore {
+        EmbeddedStore::new(self.db.clone())
+    }
+
+    /// A durable queue; `max_receives` deliveries before it dead-letters a message.
+    pub fn queue(
+        &self,
+        name: &str,
+        visibility: std::time::Duration,
+        max_receives: u32,
+    ) -> EmbeddedQueue {
+        EmbeddedQueue::new(self.db.clone(), name, visibility, max_receives)
+    }
+
+    /// Emails land in the database and as `.eml` files in `dir`.
+    pub fn outbox(&self, from: &str, dir: &Path) -> OutboxMailer {
+        OutboxMailer::new(self.db.clone(), from, dir)
+    }
+}
