@@ -1,9 +1,11 @@
 //! Test support: moto server, the management API stand-in, per-test environments.
 
+pub mod client;
 pub mod contract;
 pub mod env;
 pub mod mgmt;
 pub mod moto;
+pub mod stack;
 
 pub use env::*;
 pub use mgmt::{Fault, Mgmt};

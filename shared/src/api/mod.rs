@@ -137,7 +137,8 @@ fn matches(pattern: &str, path: &str) -> Option<Vec<String>> {
     Some(params)
 }
 
-fn percent_decode(s: &str) -> String {
+/// Decodes `%XX` escapes in one path segment (a `+` stays a `+`).
+pub fn percent_decode(s: &str) -> String {
     form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
         .next()
         .map(|(_, v)| v.into_owned())

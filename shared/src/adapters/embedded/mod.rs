@@ -35,6 +35,12 @@ impl Embedded {
         Ok(e)
     }
 
+    /// Whether this is the last handle to the database, so that it is closed
+    /// once this one is dropped (and the file can be opened again).
+    pub fn is_last_handle(&self) -> bool {
+        Arc::strong_count(&self.db) == 1
+    }
+
     pub fn store(&self) -> EmbeddedStore {
         EmbeddedStore::new(self.db.clone())
     }

@@ -187,7 +187,7 @@ impl EmbeddedQueue {
         })
         .await
         .map_err(q)?;
-        self.wake.notify_waiters();
+        self.wake.notify_one();
         Ok(moved)
     }
 
@@ -220,7 +220,8 @@ impl Queue for EmbeddedQueue {
         })
         .await
         .map_err(q)?;
-        self.wake.notify_waiters();
+        // A stored permit: a consumer that is between two polls still wakes.
+        self.wake.notify_one();
         Ok(())
     }
 }

@@ -1,0 +1,337 @@
+//! The local stack: the whole product in one process, on the same handler
+//! code as the Lambda functions. It only carries events between handlers:
+//! HTTP requests and WebSocket frames become API Gateway events, queued
+//! messages become SQS batches.
+
+mod consumer;
+mod events;
+mod gateway;
+mod http;
+mod tasks;
+mod web;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use shared::adapters::embedded::{Embedded, EmbeddedQueue, OutboxMailer};
+use shared::adapters::{apigw::ApiGatewayPusher, dynamo::DynamoStore, ses::SesMailer};
+use shared::ports::{Mailer, Store};
+use shared::{App, Config};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use gateway::Limits;
+
+/// Development defaults; every one can be overridden by its environment variable.
+pub const DEV_JWT_SECRET: &str = "local-dev-secret";
+pub const DEV_EVENTS_API_KEY: &str = "local-dev-key";
+pub const DEV_EMAIL_FROM: &str = "notify@localhost";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// redb in the data directory: durable, no outside service.
+    Embedded,
+    /// DynamoDB and SES through the AWS SDK (`AWS_ENDPOINT_URL`, e.g. moto).
+    Aws,
+}
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub http: SocketAddr,
+    pub ws: SocketAddr,
+    pub data_dir: PathBuf,
+    pub backend: Backend,
+    pub config: Config,
+    pub limits: Limits,
+    /// How long a received message stays invisible before it is retried.
+    pub visibility_timeout: Duration,
+    /// Receives before a message is dead-lettered (SQS maxReceiveCount).
+    pub max_receives: u32,
+}
+
+impl Options {
+    /// Ports 3000 and 3001 on 127.0.0.1, data in `.local/`, settings from the
+    /// environment with the dev defaults filled in.
+    pub fn from_env() -> Self {
+        let mut config = Config::from_env();
+        if config.jwt_secret.is_none() && config.jwt_public_key.is_none() {
+            config.jwt_secret = Some(DEV_JWT_SECRET.into());
+        }
+        config
+            .events_api_key
+            .get_or_insert_with(|| DEV_EVENTS_API_KEY.into());
+        config
+            .email_from
+            .get_or_insert_with(|| DEV_EMAIL_FROM.into());
+        Self {
+            http: "127.0.0.1:3000".parse().expect("valid address"),
+            ws: "127.0.0.1:3001".parse().expect("valid address"),
+            data_dir: ".local".into(),
+            backend: Backend::Embedded,
+            config,
+            limits: Limits::default(),
+            visibility_timeout: Duration::from_secs(10),
+            max_receives: 3,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot open the data directory: {0}")]
+    Store(#[from] shared::error::StoreError),
+    #[error("{0}")]
+    Aws(String),
+}
+
+/// A running stack.
+pub struct Running {
+    pub http_addr: SocketAddr,
+    pub ws_addr: SocketAddr,
+    pub app: Arc<App>,
+    pub events: EmbeddedQueue,
+    pub deliveries: EmbeddedQueue,
+    pub outbox: Option<OutboxMailer>,
+    pub started_in: Duration,
+    gateway: Arc<gateway::Gateway>,
+    embedded: Embedded,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    tracker: tasks::Tracker,
+}
+
+impl Running {
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.http_addr)
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}", self.ws_addr)
+    }
+
+    pub fn open_connections(&self) -> usize {
+        self.gateway.connection_count()
+    }
+
+    /// Closes every socket (1001), finishes in-flight work and releases the data directory.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        if !self.tracker.drained(Duration::from_secs(10)).await {
+            tracing::warn!("some connections did not close within 10 s");
+        }
+        let Running {
+            embedded,
+            app,
+            events,
+            deliveries,
+            outbox,
+            gateway,
+            ..
+        } = self;
+        drop((app, events, deliveries, outbox, gateway));
+        // Tasks drop what they hold just after their last await: wait for the
+        // database to be ours alone, so it closes with this function.
+        for _ in 0..2000 {
+            if embedded.is_last_handle() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })
+}
+
+/// Credentials and region for the SDK clients that talk to the local
+/// management API: it does not check signatures, but the SDK must sign.
+fn local_sdk_config() -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+            aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "local-stack"),
+        ))
+        .build()
+}
+
+/// With `--aws` against an emulator, create what the SAM template would.
+async fn prepare_aws(sdk: &aws_config::SdkConfig, config: &Config) -> Result<(), StartError> {
+    if sdk.endpoint_url().is_none() {
+        return Ok(()); // A real account: the deployed stack owns its resources.
+    }
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let db = aws_sdk_dynamodb::Client::new(sdk);
+    let attr = |n: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("valid")
+    };
+    let key = |n: &str, t| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(t)
+            .build()
+            .expect("valid")
+    };
+    let created = db
+        .create_table()
+        .table_name(&config.table_name)
+        .attribute_definitions(attr("PK"))
+        .attribute_definitions(attr("SK"))
+        .key_schema(key("PK", KeyType::Hash))
+        .key_schema(key("SK", KeyType::Range))
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await;
+    if let Err(e) = created {
+        let text = aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string();
+        if !text.contains("ResourceInUse") && !text.contains("already exists") {
+            return Err(StartError::Aws(format!(
+                "create table {}: {text}",
+                config.table_name
+            )));
+        }
+    }
+    if let Some(from) = &config.email_from {
+        let _ = aws_sdk_sesv2::Client::new(sdk)
+            .create_email_identity()
+            .email_identity(from)
+            .send()
+            .await;
+    }
+    Ok(())
+}
+
+pub async fn start(mut opts: Options) -> Result<Running, StartError> {
+    let began = Instant::now();
+    let http_listener = bind(opts.http).await?;
+    let ws_listener = bind(opts.ws).await?;
+    let (http_addr, ws_addr) = (
+        http_listener.local_addr().expect("bound"),
+        ws_listener.local_addr().expect("bound"),
+    );
+    opts.config.ws_endpoint = Some(format!("http://{ws_addr}"));
+
+    let embedded = Embedded::open(&opts.data_dir)?;
+    let events = embedded.queue("events", opts.visibility_timeout, opts.max_receives);
+    let deliveries = embedded.queue("deliveries", opts.visibility_timeout, opts.max_receives);
+    let local_sdk = local_sdk_config();
+    let (store, mailer, outbox): (Arc<dyn Store>, Arc<dyn Mailer>, Option<OutboxMailer>) =
+        match opts.backend {
+            Backend::Embedded => {
+                let outbox = embedded.outbox(
+                    opts.config.email_from.as_deref().unwrap_or(DEV_EMAIL_FROM),
+                    &opts.data_dir.join("outbox"),
+                );
+                (
+                    Arc::new(embedded.store()),
+                    Arc::new(outbox.clone()),
+                    Some(outbox),
+                )
+            }
+            Backend::Aws => {
+                let sdk = shared::adapters::aws::load_sdk_config().await;
+                prepare_aws(&sdk, &opts.config).await?;
+                (
+                    Arc::new(DynamoStore::new(
+                        aws_sdk_dynamodb::Client::new(&sdk),
+                        opts.config.table_name.clone(),
+                    )),
+                    Arc::new(SesMailer::new(
+                        aws_sdk_sesv2::Client::new(&sdk),
+                        opts.config.email_from.clone(),
+                    )),
+                    None,
+                )
+            }
+        };
+    let pusher = Arc::new(ApiGatewayPusher::new(
+        &local_sdk,
+        opts.config.ws_endpoint.as_deref(),
+    ));
+    let jwt_secret = opts.config.jwt_secret.clone();
+    let app = Arc::new(App::new(
+        opts.config.clone(),
+        store,
+        Arc::new(events.clone()),
+        Arc::new(deliveries.clone()),
+        pusher,
+        mailer,
+    ));
+
+    let (stop, stop_rx) = watch::channel(false);
+    let tracker = tasks::Tracker::default();
+    let gateway = gateway::Gateway::new(
+        app.clone(),
+        opts.limits,
+        ws_addr.to_string(),
+        stop_rx.clone(),
+        tracker.clone(),
+    );
+    let site = Arc::new(http::Site {
+        app: app.clone(),
+        events: events.clone(),
+        deliveries: deliveries.clone(),
+        outbox: outbox.clone(),
+        jwt_secret,
+        ws_url: format!("ws://{ws_addr}"),
+    });
+
+    let worker_app = app.clone();
+    let sender_app = app.clone();
+    let tasks = vec![
+        tokio::spawn(gateway.clone().serve(ws_listener)),
+        tokio::spawn(site.serve(http_listener, stop_rx.clone(), tracker.clone())),
+        tokio::spawn(consumer::run(
+            events.clone(),
+            tracker.clone(),
+            move |e| {
+                let app = worker_app.clone();
+                async move { shared::handlers::worker::handle(&app, e).await }
+            },
+            stop_rx.clone(),
+        )),
+        tokio::spawn(consumer::run(
+            deliveries.clone(),
+            tracker.clone(),
+            move |e| {
+                let app = sender_app.clone();
+                async move { shared::handlers::sender::handle(&app, e).await }
+            },
+            stop_rx,
+        )),
+    ];
+    Ok(Running {
+        http_addr,
+        ws_addr,
+        app,
+        events,
+        deliveries,
+        outbox,
+        started_in: began.elapsed(),
+        gateway,
+        embedded,
+        stop,
+        tasks,
+        tracker,
+    })
+}

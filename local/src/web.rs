@@ -1,0 +1,5 @@
+//! The browser client and demo page, compiled in so the binary serves them
+//! from anywhere (no build step, no asset path to get wrong).
+
+pub const INDEX: &str = include_str!("../../web/index.html");
+pub const CLIENT: &str = include_str!("../../web/notify-client.js");

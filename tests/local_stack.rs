@@ -1,0 +1,320 @@
+//! End to end on the local stack: real sockets, real WebSocket clients, the
+//! real SDK against the local management API.
+
+use integration::client::{Client, http};
+use integration::order_event;
+use integration::stack::{post_event, start, temp_dir, token};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_device_of_the_user_gets_it_and_nobody_else() {
+    let stack = start(temp_dir("fanout")).await;
+    let ws = stack.ws_url();
+    let (alice, bob) = (token(&stack, "alice").await, token(&stack, "bob").await);
+    let mut a1 = Client::connect(&ws, &alice).await.unwrap();
+    let mut a2 = Client::connect(&ws, &alice).await.unwrap();
+    let (mut a3, chosen) = Client::connect_subprotocol(&ws, &alice).await.unwrap();
+    assert_eq!(
+        chosen.as_deref(),
+        Some("notify"),
+        "the subprotocol is echoed"
+    );
+    let mut b1 = Client::connect(&ws, &bob).await.unwrap();
+
+    let (status, body) = post_event(&stack, &order_event("evt_e2e_1", "alice")).await;
+    assert_eq!(status, 202, "{body}");
+    let mut ids = Vec::new();
+    for c in [&mut a1, &mut a2, &mut a3] {
+        let e = c.expect("notification:new").await;
+        assert_eq!(e["data"]["title"], "Order o_1 confirmed");
+        ids.push(e["data"]["id"].as_str().unwrap().to_owned());
+    }
+    assert!(ids.windows(2).all(|w| w[0] == w[1]));
+    assert!(b1.silent_for(300).await, "bob must get nothing");
+
+    // Mark read on one device: every device hears it, with the same count.
+    a1.send(&json!({"action":"notification:mark-read","id": ids[0]}))
+        .await;
+    for c in [&mut a1, &mut a2, &mut a3] {
+        let ack = c.expect("notification:read-ack").await;
+        assert_eq!(ack["data"], json!({"id": ids[0], "unreadCount": 0}));
+    }
+    assert!(b1.silent_for(200).await);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offline_client_catches_up_by_sync() {
+    let stack = start(temp_dir("sync")).await;
+    let t = token(&stack, "carol").await;
+    let mut c = Client::connect(&stack.ws_url(), &t).await.unwrap();
+    post_event(&stack, &order_event("evt_sync_1", "carol")).await;
+    let first = c.expect("notification:new").await["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    drop(c);
+
+    for i in 2..=3 {
+        let (s, _) = post_event(&stack, &order_event(&format!("evt_sync_{i}"), "carol")).await;
+        assert_eq!(s, 202);
+    }
+    // Wait until both are stored (the user is offline, so nothing is pushed).
+    for _ in 0..200 {
+        if stack.app.store.unread_count("carol").await.unwrap() == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let mut c = Client::connect(&stack.ws_url(), &t).await.unwrap();
+    c.send(&json!({"action":"notification:sync","since": first}))
+        .await;
+    let sync = c.expect("notification:sync").await;
+    let got: Vec<&str> = sync["data"]["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            n["data"]
+                .as_str()
+                .unwrap_or_else(|| n["id"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(got.len(), 2, "{sync}");
+    assert_eq!(sync["data"]["unreadCount"], 3);
+    assert_eq!(sync["data"]["hasMore"], false);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_keeps_the_inbox_preferences_and_templates() {
+    let dir = temp_dir("restart");
+    let stack = start(dir.clone()).await;
+    let t = token(&stack, "dora").await;
+    let admin = {
+        let (_, b) = http(
+            stack.http_addr,
+            "GET",
+            "/dev/token?user=root&role=admin",
+            &[],
+            None,
+        )
+        .await;
+        b["token"].as_str().unwrap().to_owned()
+    };
+    let auth = format!("Bearer {t}");
+    let admin_auth = format!("Bearer {admin}");
+    post_event(&stack, &order_event("evt_keep_1", "dora")).await;
+    let (s, _) = http(
+        stack.http_addr,
+        "PUT",
+        "/preferences",
+        &[("authorization", &auth)],
+        Some(r#"{"channels":{"order":{"email":false}}}"#),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, b) = http(
+        stack.http_addr,
+        "PUT",
+        "/admin/templates/order.created/in_app",
+        &[("authorization", &admin_auth)],
+        Some(r#"{"title":"Kept {{ orderId }}","message":"m"}"#),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    for _ in 0..200 {
+        if stack.app.store.unread_count("dora").await.unwrap() == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    stack.stop().await;
+
+    let stack = start(dir).await;
+    let (s, b) = http(
+        stack.http_addr,
+        "GET",
+        "/notifications",
+        &[("authorization", &auth)],
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(b["notifications"].as_array().unwrap().len(), 1, "{b}");
+    assert_eq!(b["unreadCount"], 1);
+    let (_, b) = http(
+        stack.http_addr,
+        "GET",
+        "/preferences",
+        &[("authorization", &auth)],
+        None,
+    )
+    .await;
+    assert_eq!(b["channels"]["order"]["email"], false);
+    let (_, b) = http(
+        stack.http_addr,
+        "GET",
+        "/admin/templates",
+        &[("authorization", &admin_auth)],
+        None,
+    )
+    .await;
+    assert!(
+        b["templates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["override"] == true && t["template"]["title"] == "Kept {{ orderId }}")
+    );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_tokens_are_refused_at_the_upgrade() {
+    let stack = start(temp_dir("badtoken")).await;
+    for bad in ["", "garbage", "a.b.c"] {
+        match Client::connect(&stack.ws_url(), bad).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+                assert_eq!(resp.status(), 401, "{bad}")
+            }
+            Err(e) => panic!("{bad}: expected an HTTP 401, got {e}"),
+            Ok(_) => panic!("{bad}: the upgrade must be refused"),
+        }
+    }
+    assert_eq!(stack.open_connections(), 0);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_management_api_serves_the_sdk_and_answers_410_after_a_close() {
+    use aws_sdk_apigatewaymanagement::primitives::Blob;
+    let stack = start(temp_dir("mgmt")).await;
+    let t = token(&stack, "erin").await;
+    let mut c = Client::connect(&stack.ws_url(), &t).await.unwrap();
+    let id = stack.app.store.connections_of("erin").await.unwrap()[0]
+        .connection_id
+        .clone();
+
+    let sdk = integration::sdk_config("http://127.0.0.1:1");
+    let conf = aws_sdk_apigatewaymanagement::config::Builder::from(&sdk)
+        .endpoint_url(format!("http://{}", stack.ws_addr))
+        .build();
+    let mgmt = aws_sdk_apigatewaymanagement::Client::from_conf(conf);
+    mgmt.post_to_connection()
+        .connection_id(&id)
+        .data(Blob::new(br#"{"event":"hello"}"#.to_vec()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(c.next_event(5).await, json!({"event":"hello"}));
+    let info = mgmt
+        .get_connection()
+        .connection_id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert!(info.connected_at().is_some());
+    assert_eq!(
+        info.identity().and_then(|i| i.source_ip()),
+        Some("127.0.0.1")
+    );
+    assert!(info.last_active_at().is_some());
+
+    mgmt.delete_connection()
+        .connection_id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(c.closed().await, Some(1000));
+    for _ in 0..100 {
+        if stack.open_connections() == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let err = mgmt
+        .post_to_connection()
+        .connection_id(&id)
+        .data(Blob::new(b"{}".to_vec()))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        err.as_service_error()
+            .is_some_and(|e| e.is_gone_exception()),
+        "{err:?}"
+    );
+    assert!(
+        mgmt.get_connection()
+            .connection_id(&id)
+            .send()
+            .await
+            .unwrap_err()
+            .as_service_error()
+            .is_some_and(|e| e.is_gone_exception())
+    );
+    // $disconnect ran: the rows are gone too.
+    assert!(
+        stack
+            .app
+            .store
+            .connections_of("erin")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_frame_closes_with_1009_and_bad_frames_get_errors() {
+    let stack = start(temp_dir("limits")).await;
+    let t = token(&stack, "fay").await;
+    let mut c = Client::connect(&stack.ws_url(), &t).await.unwrap();
+    c.send(&json!({"action":"notification:explode"})).await;
+    assert_eq!(c.expect("error").await["data"]["code"], "unknown_action");
+    c.send(&json!({"action":"ping","pad":"x".repeat(130 * 1024)}))
+        .await;
+    assert_eq!(c.closed().await, Some(1009));
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_lands_in_the_outbox_and_poison_in_the_dead_letter_list() {
+    let stack = start(temp_dir("outbox")).await;
+    let mut e = order_event("evt_mail_1", "gil");
+    e["recipient"] = json!({"email":"gil@example.com"});
+    post_event(&stack, &e).await;
+    stack
+        .app
+        .events
+        .send(vec![shared::ports::OutMessage::now(
+            "{\"not\":\"an event\"}".into(),
+        )])
+        .await
+        .unwrap();
+
+    let mut mails = json!(null);
+    let mut dlq = json!(null);
+    for _ in 0..300 {
+        mails = http(stack.http_addr, "GET", "/dev/outbox", &[], None)
+            .await
+            .1;
+        dlq = http(stack.http_addr, "GET", "/dev/dlq", &[], None).await.1;
+        if mails["emails"].as_array().is_some_and(|m| !m.is_empty())
+            && dlq["events"].as_array().is_some_and(|d| !d.is_empty())
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let mail = &mails["emails"][0];
+    assert_eq!(mail["to"], "gil@example.com");
+    assert_eq!(mail["subject"], "Your order o_1 is confirmed");
+    let eml = std::fs::read_to_string(mail["file"].as_str().unwrap()).unwrap();
+    assert!(eml.contains("Subject: Your order o_1 is confirmed"));
+    assert_eq!(dlq["events"][0]["body"], "{\"not\":\"an event\"}");
+    assert_eq!(dlq["events"][0]["receiveCount"], 2);
+    stack.stop().await;
+}
