@@ -1,0 +1,112 @@
+// The demo page in a real headless Chromium: two tabs signed in as one user;
+// an order event makes the toast and badge appear in both; marking it read
+// in one tab lowers the badge in the other. A screenshot is kept.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { chromium } from "playwright-core";
+import { startStack, postEvent } from "./stack.mjs";
+
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+const artifacts = resolve(import.meta.dirname, "../artifacts");
+let stack;
+let browser;
+
+before(async () => {
+  assert.ok(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM}: apt-get install chromium (scripts/test.sh does), or set CHROMIUM`);
+  stack = await startStack();
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+test("two tabs of one user: toast and badge in both, mark read in one clears the other", async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const [tab1, tab2] = [await context.newPage(), await context.newPage()];
+  const errors = [];
+  for (const p of [tab1, tab2]) p.on("pageerror", (e) => errors.push(e.message));
+  for (const p of [tab1, tab2]) {
+    await p.goto(`${stack.http}/?user=alice`);
+    await p.locator("#conn-text", { hasText: "live" }).waitFor({ timeout: 10000 });
+  }
+  const other = await browser.newPage();
+  await other.goto(`${stack.http}/?user=bob`);
+  await other.locator("#conn-text", { hasText: "live" }).waitFor({ timeout: 10000 });
+
+  await postEvent(stack, {
+    id: `evt_browser_${Date.now()}`, type: "order.created", userId: "alice",
+    occurredAt: new Date().toISOString(), data: { orderId: "o_4242", total: "49.90", currency: "EUR" },
+  });
+  for (const p of [tab1, tab2]) {
+    await p.locator(".toast", { hasText: "Order o_4242 confirmed" }).waitFor({ timeout: 10000 });
+    await p.locator("#badge", { hasText: "1" }).waitFor({ timeout: 5000 });
+    assert.equal(await p.locator(".notification").count(), 1);
+  }
+  assert.equal(await other.locator(".toast").count(), 0, "bob sees nothing of alice's order");
+  assert.equal(await other.locator("#badge").isHidden(), true);
+
+  mkdirSync(artifacts, { recursive: true });
+  await tab1.screenshot({ path: join(artifacts, "demo-page.png") });
+
+  await tab1.locator(".notification .mark-read").first().click();
+  for (const p of [tab2, tab1]) {
+    await p.locator("#badge").waitFor({ state: "hidden", timeout: 5000 });
+    await p.locator(".notification.read").waitFor({ timeout: 5000 });
+  }
+  // The server agrees.
+  const token = (await (await fetch(`${stack.http}/dev/token?user=alice`)).json()).token;
+  const count = await (await fetch(`${stack.http}/notifications/unread-count`, { headers: { authorization: `Bearer ${token}` } })).json();
+  assert.equal(count.unreadCount, 0);
+  await tab2.screenshot({ path: join(artifacts, "demo-page-read.png") });
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("a tab that was offline gets what it missed by sync, and a dropped socket reconnects", async () => {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(`${stack.http}/?user=carol`);
+  await page.locator("#conn-text", { hasText: "live" }).waitFor({ timeout: 10000 });
+
+  // Offline: the event is stored but cannot be pushed to this tab.
+  await page.evaluate(() => window.notify.close());
+  await page.locator("#conn-text", { hasText: "offline" }).waitFor({ timeout: 5000 });
+  await postEvent(stack, {
+    id: `evt_missed_${Date.now()}`, type: "payment.failed", userId: "carol",
+    occurredAt: new Date().toISOString(), data: { orderId: "o_7", reason: "card declined" },
+  });
+  const token = (await (await fetch(`${stack.http}/dev/token?user=carol`)).json()).token;
+  for (let i = 0; i < 200; i++) {
+    const c = await (await fetch(`${stack.http}/notifications/unread-count`, { headers: { authorization: `Bearer ${token}` } })).json();
+    if (c.unreadCount === 1) break;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  assert.equal(await page.locator(".notification").count(), 0);
+
+  // Back online: the client syncs from its cursor and shows what it missed.
+  await page.evaluate(() => window.notify.connect());
+  await page.locator(".notification", { hasText: "Payment failed for order o_7" }).waitFor({ timeout: 10000 });
+  await page.locator("#badge", { hasText: "1" }).waitFor({ timeout: 5000 });
+  assert.equal(await page.locator(".notification").count(), 1, "no duplicate after sync");
+
+  // A socket closed under the client comes back by itself.
+  await page.evaluate(() => {
+    window.__reopened = 0;
+    window.notify.on("open", ({ reconnected }) => { if (reconnected) window.__reopened += 1; });
+    window.notify.socket.close(4000, "test drop");
+  });
+  await page.waitForFunction(() => window.__reopened === 1, null, { timeout: 15000 });
+  await page.locator("#conn-text", { hasText: "live" }).waitFor({ timeout: 5000 });
+  assert.deepEqual(errors, []);
+  await page.close();
+});

@@ -1,0 +1,49 @@
+// Starts the local stack binary on free ports with a fresh data directory
+// and reads the addresses it prints when ready.
+
+import { spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+const root = resolve(import.meta.dirname, "../..");
+
+export async function startStack() {
+  const bin = process.env.LOCAL_BIN || join(root, "target/debug/local");
+  const dataDir = mkdtempSync(join(tmpdir(), "notify-browser-"));
+  const child = spawn(bin, ["--http-port", "0", "--ws-port", "0", "--data-dir", dataDir], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, RUST_LOG: "warn" },
+  });
+  let out = "";
+  let err = "";
+  child.stderr.on("data", (d) => { err += d; });
+  const ready = await new Promise((resolveReady, reject) => {
+    const timer = setTimeout(() => reject(new Error(`local stack not ready in 20 s: ${out}${err}`)), 20000);
+    child.on("error", (e) => reject(new Error(`cannot start ${bin} (build it with cargo build -p local): ${e.message}`)));
+    child.on("exit", (code) => reject(new Error(`local stack exited with ${code}: ${err}`)));
+    child.stdout.on("data", (d) => {
+      out += d;
+      const http = out.match(/demo page\s+(http:\/\/\S+?)\/\s/);
+      const ws = out.match(/WebSocket\s+(ws:\/\/\S+?)\/\?token/);
+      if (http && ws) {
+        clearTimeout(timer);
+        resolveReady({ http: http[1], ws: ws[1] });
+      }
+    });
+  });
+  return {
+    ...ready,
+    dataDir,
+    stop: () => new Promise((r) => { child.once("exit", r); child.kill("SIGINT"); }),
+  };
+}
+
+export async function postEvent(stack, event) {
+  const res = await fetch(`${stack.http}/events`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-api-key": "local-dev-key" },
+    body: JSON.stringify(event),
+  });
+  if (res.status !== 202) throw new Error(`POST /events: ${res.status} ${await res.text()}`);
+}
