@@ -26,7 +26,7 @@ use tokio::task::JoinHandle;
 pub use gateway::Limits;
 
 /// Development defaults; every one can be overridden by its environment variable.
-pub const DEV_JWT_SECRET: &str = "local-dev-secret";
+pub const DEV_JWT_SECRET: &str = "local-dev-secret-not-for-production";
 pub const DEV_EVENTS_API_KEY: &str = "local-dev-key";
 pub const DEV_EMAIL_FROM: &str = "notify@localhost";
 

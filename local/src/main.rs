@@ -24,7 +24,8 @@ OPTIONS:
   -h, --help             this text
 
 ENVIRONMENT (dev defaults in brackets):
-  JWT_SECRET [local-dev-secret]  JWT_PUBLIC_KEY  JWT_ISSUER  JWT_AUDIENCE
+  JWT_SECRET [local-dev-secret-not-for-production]
+  JWT_PUBLIC_KEY  JWT_ISSUER  JWT_AUDIENCE
   EVENTS_API_KEY [local-dev-key]  EMAIL_FROM [notify@localhost]
   TABLE_NAME [notifications] (with --aws)  RUST_LOG [info]
 ";
