@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
+use shared::auth::JwtVerifier;
 use shared::aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayWebsocketProxyRequest};
 use shared::aws_lambda_events::sqs::SqsEvent;
-use shared::auth::JwtVerifier;
 use shared::config::Config;
 use shared::event::BusinessEvent;
 use shared::jobs::DeliveryJob;
@@ -16,14 +16,23 @@ fn files() -> Vec<(String, String)> {
         .expect("events/")
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read_to_string(&p).unwrap()))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read_to_string(&p).unwrap(),
+            )
+        })
         .collect();
     out.sort();
     out
 }
 
 fn verifier() -> JwtVerifier {
-    JwtVerifier::from_config(&Config { jwt_secret: Some(local::DEV_JWT_SECRET.into()), ..Config::default() }).unwrap()
+    JwtVerifier::from_config(&Config {
+        jwt_secret: Some(local::DEV_JWT_SECRET.into()),
+        ..Config::default()
+    })
+    .unwrap()
 }
 
 #[test]
@@ -32,7 +41,8 @@ fn every_sample_parses_into_its_function_event() {
     assert!(all.len() >= 15, "a sample for every function and route");
     for (name, text) in &all {
         if name.starts_with("ws-") {
-            let e: ApiGatewayWebsocketProxyRequest = serde_json::from_str(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let e: ApiGatewayWebsocketProxyRequest =
+                serde_json::from_str(text).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(e.request_context.connection_id.is_some(), "{name}");
             let route = e.request_context.route_key.clone().unwrap();
             let expected = match name {
@@ -44,17 +54,29 @@ fn every_sample_parses_into_its_function_event() {
             if route == "$default" {
                 let body = e.body.as_deref().unwrap();
                 let parsed = shared::protocol::ClientMessage::parse(body);
-                assert_eq!(parsed.is_ok(), !name.contains("unknown"), "{name}: {parsed:?}");
+                assert_eq!(
+                    parsed.is_ok(),
+                    !name.contains("unknown"),
+                    "{name}: {parsed:?}"
+                );
             }
         } else if name.starts_with("order-events") || name.starts_with("api-") {
-            let e: ApiGatewayV2httpRequest = serde_json::from_str(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let e: ApiGatewayV2httpRequest =
+                serde_json::from_str(text).unwrap_or_else(|e| panic!("{name}: {e}"));
             let path = e.raw_path.clone().unwrap();
             if name.starts_with("api-") {
-                assert!(shared::api::find_route(&e.request_context.http.method, &path).is_ok(), "{name}: no route {path}");
+                assert!(
+                    shared::api::find_route(&e.request_context.http.method, &path).is_ok(),
+                    "{name}: no route {path}"
+                );
             } else {
                 assert_eq!(path, "/events");
                 let valid = BusinessEvent::parse_public(e.body.as_deref().unwrap().as_bytes());
-                assert_eq!(valid.is_ok(), !name.contains("invalid"), "{name}: {valid:?}");
+                assert_eq!(
+                    valid.is_ok(),
+                    !name.contains("invalid"),
+                    "{name}: {valid:?}"
+                );
             }
         } else if name.starts_with("worker") || name.starts_with("sender") {
             let e: SqsEvent = serde_json::from_str(text).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -62,7 +84,8 @@ fn every_sample_parses_into_its_function_event() {
             for r in &e.records {
                 let body = r.body.as_deref().unwrap();
                 if name.starts_with("sender") {
-                    serde_json::from_str::<DeliveryJob>(body).unwrap_or_else(|e| panic!("{name}: {e}"));
+                    serde_json::from_str::<DeliveryJob>(body)
+                        .unwrap_or_else(|e| panic!("{name}: {e}"));
                 } else if !body.contains("evt_poison") {
                     BusinessEvent::parse(body.as_bytes()).unwrap_or_else(|e| panic!("{name}: {e}"));
                 }
@@ -78,7 +101,10 @@ fn sample_tokens_work_with_the_dev_secret() {
     let v = verifier();
     for (name, text) in files() {
         if let Some(start) = text.find("eyJ") {
-            let token: String = text[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c)).collect();
+            let token: String = text[start..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
+                .collect();
             assert_eq!(v.verify(&token).unwrap().user_id, "alice", "{name}");
         }
     }
@@ -87,7 +113,18 @@ fn sample_tokens_work_with_the_dev_secret() {
 #[test]
 fn every_function_has_samples() {
     let names: Vec<String> = files().into_iter().map(|(n, _)| n).collect();
-    for prefix in ["ws-connect", "ws-disconnect", "ws-message", "order-events", "worker", "sender", "api-"] {
-        assert!(names.iter().any(|n| n.starts_with(prefix)), "no sample for {prefix}");
+    for prefix in [
+        "ws-connect",
+        "ws-disconnect",
+        "ws-message",
+        "order-events",
+        "worker",
+        "sender",
+        "api-",
+    ] {
+        assert!(
+            names.iter().any(|n| n.starts_with(prefix)),
+            "no sample for {prefix}"
+        );
     }
 }

@@ -23,6 +23,7 @@ pub enum Fault {
 struct State {
     posts: Vec<(String, serde_json::Value)>,
     faults: HashMap<String, Fault>,
+    delay: std::time::Duration,
 }
 
 #[derive(Clone)]
@@ -69,6 +70,11 @@ impl Mgmt {
             .insert(connection_id.into(), fault);
     }
 
+    /// Adds this much latency to every call, like a distant API would.
+    pub fn set_delay(&self, delay: std::time::Duration) {
+        self.state.lock().unwrap().delay = delay;
+    }
+
     pub fn heal(&self, connection_id: &str) {
         self.state.lock().unwrap().faults.remove(connection_id);
     }
@@ -109,6 +115,10 @@ async fn handle(
         .await
         .map(|b| b.to_bytes())
         .unwrap_or_default();
+    let delay = state.lock().unwrap().delay;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let fault = state.lock().unwrap().faults.get(&id).copied();
     Ok(match fault {
         Some(Fault::Gone) => reply(410, "GoneException", "connection is gone"),

@@ -85,6 +85,17 @@ where
     }
 }
 
+fn is_transaction_conflict(err: &SdkError<TransactWriteItemsError, impl std::fmt::Debug>) -> bool {
+    match err.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(e)) => e
+            .cancellation_reasons()
+            .iter()
+            .any(|r| r.code() == Some("TransactionConflict")),
+        Some(TransactWriteItemsError::TransactionInProgressException(_)) => true,
+        _ => false,
+    }
+}
+
 /// Which actions of a cancelled transaction failed their condition.
 fn cancelled_by_condition(
     err: &SdkError<TransactWriteItemsError, impl std::fmt::Debug>,
@@ -155,17 +166,53 @@ impl DynamoStore {
         )
     }
 
+    /// One transaction; a conflict with another transaction on the same
+    /// items (two events of one user at once) is retried here, with jittered
+    /// backoff, rather than sent back through the queue's visibility timeout.
     async fn transact(
         &self,
         items: Vec<TransactWriteItem>,
     ) -> Result<(), SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>>
     {
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(items))
+        let mut attempt = 0u32;
+        loop {
+            let res = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await
+                .map(|_| ());
+            match res {
+                Err(e) if attempt < 6 && is_transaction_conflict(&e) => {
+                    attempt += 1;
+                    let jitter = u64::from(ulid::Ulid::new().random() as u16 % 10);
+                    tokio::time::sleep(std::time::Duration::from_millis((5 << attempt) + jitter))
+                        .await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Counts one thing in this hour's statistics. Outside the transactions
+    /// on purpose (every event would conflict on it) and spread over shards;
+    /// best effort: a failure is logged, never fails the caller.
+    async fn bump_stats(&self, at: DateTime<Utc>, counter: &str) {
+        let shard = (ulid::Ulid::new().random() % u128::from(STATS_SHARDS)) as u32;
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(stats_pk(at), stats_sk(shard))))
+            .update_expression("ADD #a :one")
+            .expression_attribute_names("#a", counter)
+            .expression_attribute_values(":one", n(1))
             .send()
-            .await
-            .map(|_| ())
+            .await;
+        if let Err(e) = res {
+            tracing::warn!(counter, error = %DisplayErrorContext(&e), "statistics counter not updated");
+        }
     }
 }
 
@@ -276,14 +323,15 @@ impl Store for DynamoStore {
             if !notification.read {
                 actions.push(update_item(self.add(key(pk, "UNREAD"), "count", 1)?));
             }
-            actions.push(update_item(self.add(
-                key(stats_pk(claim.created_at), "COUNTS"),
-                &created_counter(new.kind),
-                1,
-            )?));
         }
         match self.transact(actions).await {
-            Ok(()) => Ok(Recorded::Stored),
+            Ok(()) => {
+                if new.notification.is_some() {
+                    self.bump_stats(claim.created_at, &created_counter(new.kind))
+                        .await;
+                }
+                Ok(Recorded::Stored)
+            }
             Err(e) if cancelled_by_condition(&e).is_some_and(|r| r.first() == Some(&true)) => {
                 let item = self
                     .get(claim_pk(&claim.event_id), "EVENT")
@@ -582,10 +630,11 @@ impl Store for DynamoStore {
 
     async fn stats(&self, hours: &[String]) -> Result<Vec<HashMap<String, i64>>, StoreError> {
         let mut found: HashMap<String, HashMap<String, i64>> = HashMap::new();
-        for chunk in hours.chunks(100) {
+        // Four shards an hour, at most 100 keys a call.
+        for chunk in hours.chunks((100 / STATS_SHARDS) as usize) {
             let keys: Vec<Item> = chunk
                 .iter()
-                .map(|h| key(stats_pk_of_hour(h), "COUNTS"))
+                .flat_map(|h| (0..STATS_SHARDS).map(move |s| key(stats_pk_of_hour(h), stats_sk(s))))
                 .collect();
             let mut request = Some(build(
                 aws_sdk_dynamodb::types::KeysAndAttributes::builder()
@@ -611,11 +660,12 @@ impl Store for DynamoStore {
                         .and_then(|p| p.strip_prefix("STATS#"))
                         .unwrap_or_default()
                         .to_owned();
-                    let counters = item
-                        .iter()
-                        .filter_map(|(k, v)| Some((k.clone(), v.as_n().ok()?.parse::<i64>().ok()?)))
-                        .collect();
-                    found.insert(hour, counters);
+                    let sums = found.entry(hour).or_default();
+                    for (k, v) in &item {
+                        if let Some(n) = v.as_n().ok().and_then(|n| n.parse::<i64>().ok()) {
+                            *sums.entry(k.clone()).or_default() += n;
+                        }
+                    }
                 }
                 // Throttled keys come back unprocessed: ask again for those.
                 request = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table));
@@ -702,13 +752,16 @@ impl Store for DynamoStore {
             delivery_sk(&rec.notification_id, rec.channel),
             rec,
         )?;
-        let counter = delivery_counter(rec.channel, rec.status.as_str());
-        self.transact(vec![
-            put_item(self.put(item)?),
-            update_item(self.add(key(stats_pk(rec.at), "COUNTS"), &counter, 1)?),
-        ])
-        .await
-        .map_err(backend)
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(backend)?;
+        self.bump_stats(rec.at, &delivery_counter(rec.channel, rec.status.as_str()))
+            .await;
+        Ok(())
     }
 
     async fn delivery(

@@ -72,6 +72,14 @@ pub fn stats_pk(at: DateTime<Utc>) -> String {
     stats_pk_of_hour(&stats_hour(at))
 }
 
+/// Hourly counters are split over this many items in DynamoDB: every event
+/// bumps one, and a single hot item would throttle and serialize writers.
+pub const STATS_SHARDS: u32 = 4;
+
+pub fn stats_sk(shard: u32) -> String {
+    format!("COUNTS#{shard}")
+}
+
 pub fn created_counter(kind: EventType) -> String {
     format!("created.{}", kind.as_str())
 }

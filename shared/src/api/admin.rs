@@ -67,7 +67,7 @@ pub async fn put_template(call: &Call<'_>) -> Out {
         updated_at: Utc::now(),
     };
     call.app.store.put_template_override(&o).await?;
-    call.app.templates.invalidate();
+    call.app.templates.invalidate().await;
     Ok((200, Some(json!(o))))
 }
 
@@ -79,7 +79,7 @@ pub async fn delete_template(call: &Call<'_>) -> Out {
         .delete_template_override(kind, channel)
         .await?
     {
-        call.app.templates.invalidate();
+        call.app.templates.invalidate().await;
         Ok((204, None))
     } else {
         Err(ApiError::NotFound(format!(

@@ -1,7 +1,9 @@
 //! Compiled templates, cached across warm invocations.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use tokio::sync::Mutex;
 
 use crate::error::StoreError;
 use crate::ports::Store;
@@ -11,6 +13,8 @@ use crate::template::Templates;
 /// change takes effect within that time (default 30 s, `TEMPLATE_CACHE_SECONDS`).
 pub struct TemplateCache {
     ttl: Duration,
+    /// Held across the reload, so a batch of ten cold records reads the
+    /// store once rather than ten times.
     slot: Mutex<Option<(Instant, Arc<Templates>)>>,
 }
 
@@ -23,19 +27,19 @@ impl TemplateCache {
     }
 
     pub async fn get(&self, store: &dyn Store) -> Result<Arc<Templates>, StoreError> {
-        if let Some((at, t)) = &*self.slot.lock().expect("template cache lock")
-            && at.elapsed() < self.ttl
+        let mut slot = self.slot.lock().await;
+        if let Some((at, t)) = &*slot
+            && (at.elapsed() < self.ttl)
         {
             return Ok(t.clone());
         }
-        let overrides = store.template_overrides().await?;
-        let compiled = Arc::new(Templates::compile(&overrides));
-        *self.slot.lock().expect("template cache lock") = Some((Instant::now(), compiled.clone()));
+        let compiled = Arc::new(Templates::compile(&store.template_overrides().await?));
+        *slot = Some((Instant::now(), compiled.clone()));
         Ok(compiled)
     }
 
     /// Drops the cached set; the next `get` reads the store again.
-    pub fn invalidate(&self) {
-        *self.slot.lock().expect("template cache lock") = None;
+    pub async fn invalidate(&self) {
+        *self.slot.lock().await = None;
     }
 }

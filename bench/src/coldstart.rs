@@ -1,0 +1,93 @@
+//! Cold start and warm invocations of a function binary under the runtime
+//! API emulator, with SDK clients built and one real call to moto made.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::process::Command;
+
+use crate::runtime::RuntimeApi;
+
+#[derive(Clone)]
+pub struct Subject {
+    pub label: String,
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub event: String,
+    /// The answer must contain this, or the run is not counted as a success.
+    pub expect: String,
+}
+
+fn command(s: &Subject, api: &RuntimeApi) -> Command {
+    let mut c = Command::new(&s.program);
+    c.args(&s.args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", &s.label)
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_LOG_FORMAT", "Text")
+        .env("RUST_LOG", "error")
+        .envs(s.env.iter().cloned())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    c
+}
+
+/// Milliseconds from exec to the first answer, `runs` times, a fresh process each.
+pub async fn cold(s: &Subject, runs: usize) -> Vec<f64> {
+    let mut out = Vec::new();
+    for _ in 0..runs {
+        let mut api = RuntimeApi::start().await;
+        let id = api.invoke(&s.event);
+        let t0 = Instant::now();
+        let mut child = command(s, &api)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", s.program.display()));
+        let answer = tokio::time::timeout(Duration::from_secs(60), api.answers.recv())
+            .await
+            .expect("an answer within 60 s")
+            .unwrap();
+        assert!(
+            answer.ok && answer.request_id == id && answer.body.contains(&s.expect),
+            "{}: unexpected answer {:?}",
+            s.label,
+            answer.body
+        );
+        out.push((answer.at - t0).as_secs_f64() * 1000.0);
+        let _ = child.kill().await;
+    }
+    out
+}
+
+/// `n` warm invocations of one process: their latencies and its peak RSS in KB.
+pub async fn warm(s: &Subject, n: usize) -> (Vec<f64>, u64) {
+    let mut api = RuntimeApi::start().await;
+    let mut child = command(s, &api).spawn().expect("spawn");
+    let pid = child.id().expect("pid");
+    let mut lat = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t0 = Instant::now();
+        api.invoke(&s.event);
+        let a = tokio::time::timeout(Duration::from_secs(30), api.answers.recv())
+            .await
+            .expect("answer")
+            .unwrap();
+        assert!(a.ok, "{}: {}", s.label, a.body);
+        lat.push((a.at - t0).as_secs_f64() * 1000.0);
+    }
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let hwm = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let _ = child.kill().await;
+    (lat, hwm)
+}

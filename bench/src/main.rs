@@ -1,0 +1,404 @@
+//! `cargo run --release -p bench -- [all|coldstart|fanout|e2e|calls|size] [--quick] [--write]`
+//!
+//! Prints a table per benchmark; with `--write` (what scripts/bench.sh does)
+//! it rewrites docs/benchmarks.md with the results, the machine and the
+//! command. Benchmarks are not tests: nothing here fails on a slow number.
+
+mod calls;
+mod coldstart;
+mod e2e;
+mod fanout;
+mod runtime;
+mod stats;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use stats::{max, median, percentile};
+
+fn root() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+struct Report {
+    sections: Vec<String>,
+}
+
+impl Report {
+    fn add(&mut self, s: String) {
+        println!("{s}");
+        self.sections.push(s);
+    }
+}
+
+fn ok(met: bool) -> &'static str {
+    if met { "met" } else { "**missed**" }
+}
+
+async fn coldstart(quick: bool, r: &mut Report) -> (f64, f64) {
+    let env = integration::TestEnv::new().await;
+    let store = shared::adapters::dynamo::DynamoStore::new(
+        env.dynamo.clone(),
+        env.config.table_name.clone(),
+    );
+    use shared::ports::Store;
+    store
+        .put_connection(&shared::model::Connection {
+            connection_id: "bench-c1".into(),
+            user_id: "alice".into(),
+            connected_at: chrono::Utc::now(),
+            expires_at: chrono::Utc::now().timestamp() + 7200,
+        })
+        .await
+        .unwrap();
+    let moto = integration::moto().endpoint();
+    let base_env = vec![
+        ("AWS_ENDPOINT_URL".to_owned(), moto),
+        ("AWS_REGION".into(), "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID".into(), "test".into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), "test".into()),
+        ("TABLE_NAME".into(), env.config.table_name.clone()),
+        ("JWT_SECRET".into(), local::DEV_JWT_SECRET.into()),
+        ("DELIVERIES_QUEUE_URL".into(), env.deliveries.url.clone()),
+        ("WS_ENDPOINT".into(), env.mgmt.endpoint()),
+        ("EMAIL_FROM".into(), integration::FROM.into()),
+    ];
+    let connect_event = std::fs::read_to_string(root().join("events/ws-connect.json")).unwrap();
+    let notification = integration::contract::notification(&shared::ids::new_id(), "evt_cold");
+    let job = shared::jobs::DeliveryJob::WebSocket {
+        user_id: "alice".into(),
+        notification,
+        connection_ids: None,
+    };
+    let sender_event = serde_json::json!({"Records": [{"messageId": "m1", "receiptHandle": "r1", "body": job.to_body(), "attributes": {"ApproximateReceiveCount": "1"}, "eventSource": "aws:sqs"}]}).to_string();
+    let rel = root().join("target/release");
+    let node_dir = root().join("bench/baselines/node-lambda");
+    let subject = |label: &str, program: PathBuf, args: Vec<String>, event: &str, expect: &str| {
+        coldstart::Subject {
+            label: label.into(),
+            program,
+            args,
+            env: base_env.clone(),
+            event: event.into(),
+            expect: expect.into(),
+        }
+    };
+    let node = |file: &str| {
+        vec![
+            node_dir.join("runtime.mjs").display().to_string(),
+            format!("./{file}"),
+        ]
+    };
+    let subjects = [
+        subject(
+            "ws-connect (Rust)",
+            rel.join("ws-connect"),
+            vec![],
+            &connect_event,
+            "\"statusCode\":200",
+        ),
+        subject(
+            "ws-connect (Node.js 20)",
+            "node".into(),
+            node("ws-connect.mjs"),
+            &connect_event,
+            "\"statusCode\":200",
+        ),
+        subject(
+            "sender (Rust)",
+            rel.join("sender"),
+            vec![],
+            &sender_event,
+            "\"batchItemFailures\":[]",
+        ),
+        subject(
+            "sender (Node.js 20)",
+            "node".into(),
+            node("sender.mjs"),
+            &sender_event,
+            "\"batchItemFailures\":[]",
+        ),
+    ];
+    let runs = if quick { 5 } else { 15 };
+    let mut med = Vec::new();
+    let mut t = format!(
+        "## 1. Cold start\n\nFrom exec to the first answer under a Lambda Runtime API emulator, SDK clients built and one real call to moto made; {runs} fresh processes each.\n\n| function | median ms | p90 ms | min ms |\n|---|---|---|---|\n"
+    );
+    for s in &subjects {
+        let v = coldstart::cold(s, runs).await;
+        writeln!(
+            t,
+            "| {} | {:.1} | {:.1} | {:.1} |",
+            s.label,
+            median(&v),
+            percentile(&v, 90.0),
+            v.iter().cloned().fold(f64::MAX, f64::min)
+        )
+        .unwrap();
+        med.push(median(&v));
+    }
+    let ratio_connect = med[0] / med[1];
+    let ratio_sender = med[2] / med[3];
+    writeln!(t, "\nRatio Rust / Node.js (target at most 0.125): ws-connect {ratio_connect:.3} ({}), sender {ratio_sender:.3} ({}). Rust under 25 ms: ws-connect {:.1} ms ({}), sender {:.1} ms ({}).",
+        ok(ratio_connect <= 0.125), ok(ratio_sender <= 0.125), med[0], ok(med[0] < 25.0), med[2], ok(med[2] < 25.0)).unwrap();
+
+    let n = if quick { 200 } else { 1000 };
+    let mut m = format!(
+        "\n## 4b. Memory over {n} warm invocations\n\n| function | peak RSS MB | median warm ms | p99 warm ms |\n|---|---|---|---|\n"
+    );
+    let mut peaks = Vec::new();
+    for s in [&subjects[0], &subjects[2]] {
+        let (lat, hwm) = coldstart::warm(s, n).await;
+        peaks.push(hwm as f64 / 1024.0);
+        writeln!(
+            m,
+            "| {} | {:.1} | {:.2} | {:.2} |",
+            s.label,
+            hwm as f64 / 1024.0,
+            median(&lat),
+            percentile(&lat, 99.0)
+        )
+        .unwrap();
+    }
+    writeln!(
+        m,
+        "\nTarget: under 40 MB: {}.",
+        ok(peaks.iter().all(|p| *p < 40.0))
+    )
+    .unwrap();
+    r.add(t);
+    r.add(m);
+    (med[0], med[2])
+}
+
+async fn fanout(quick: bool, r: &mut Report) {
+    let rounds = if quick { 5 } else { 20 };
+    let res = fanout::run(&[1, 10, 100], rounds).await;
+    let mut t = format!(
+        "## 2. Fan-out\n\nThe sender pushing one notification to every connection of one user, {} ms added to every management API call, {rounds} rounds each (store: embedded).\n\n| connections | median ms | p90 ms |\n|---|---|---|\n",
+        fanout::DELAY.as_millis()
+    );
+    for (n, v) in &res {
+        writeln!(t, "| {n} | {:.1} | {:.1} |", median(v), percentile(v, 90.0)).unwrap();
+    }
+    let ratio = median(&res[1].1) / median(&res[0].1);
+    let ratio100 = median(&res[2].1) / median(&res[0].1);
+    writeln!(t, "\n10 connections / 1 connection: {ratio:.2} (target at most 1.3: {}); 100 / 1: {ratio100:.2}.", ok(ratio <= 1.3)).unwrap();
+    r.add(t);
+}
+
+async fn e2e(quick: bool, r: &mut Report) {
+    let clients = if quick { 200 } else { 1000 };
+    let secs = if quick { 3 } else { 10 };
+    let ramp_secs = if quick { 2 } else { 5 };
+    let dir = std::env::temp_dir().join(format!("notify-bench-{}", ulid::Ulid::new()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut t = format!(
+        "## 3. End to end, locally\n\n{clients} WebSocket clients (one user each), events posted at a steady rate for {secs} s; latency from `POST /events` to `notification:new` at the client. Then rates doubling from 200/s, {ramp_secs} s each, until something is lost or late (p99 over 1 s) or the rate cannot be sustained.\n\n| stack | rate/s | sent | delivered | lost | dup | p50 ms | p99 ms | max ms |\n|---|---|---|---|---|---|---|---|---|\n"
+    );
+    let mut best = Vec::new();
+    let mut p99_ours = f64::NAN;
+    for kind in [e2e::Kind::Ours, e2e::Kind::SocketIo] {
+        let target = match kind {
+            e2e::Kind::Ours => {
+                e2e::start_ours(&root().join("target/release/local"), &dir.join("ours")).await
+            }
+            e2e::Kind::SocketIo => {
+                e2e::start_socketio(
+                    &root().join("bench/baselines/socketio"),
+                    &dir.join("socketio.db"),
+                )
+                .await
+            }
+        };
+        let label = match kind {
+            e2e::Kind::Ours => "local stack (Rust)",
+            e2e::Kind::SocketIo => "Socket.IO baseline (Node.js)",
+        };
+        let cs = e2e::connect_clients(target.at, clients).await;
+        let run = e2e::load(target.at, &cs, clients, 200, secs, "steady").await;
+        if kind == e2e::Kind::Ours {
+            p99_ours = percentile(&run.latencies, 99.0);
+        }
+        let row = |run: &e2e::Run| {
+            format!(
+                "| {label} | {} | {} | {} | {} | {} | {:.1} | {:.1} | {:.1} |",
+                run.rate,
+                run.accepted,
+                run.delivered,
+                run.lost(),
+                run.duplicates,
+                median(&run.latencies),
+                percentile(&run.latencies, 99.0),
+                max(&run.latencies)
+            )
+        };
+        writeln!(t, "{}", row(&run)).unwrap();
+        let mut sustained = 0;
+        for rate in [200u32, 400, 800, 1600, 3200, 6400] {
+            let run = e2e::load(target.at, &cs, clients, rate, ramp_secs, "ramp").await;
+            writeln!(t, "{}", row(&run)).unwrap();
+            let good = run.lost() == 0
+                && run.accepted == run.sent
+                && percentile(&run.latencies, 99.0) < 1000.0
+                && run.achieved_rate >= rate as f64 * 0.9;
+            if !good {
+                break;
+            }
+            sustained = rate;
+        }
+        best.push(sustained);
+        drop(cs);
+        target.stop().await;
+    }
+    writeln!(t, "\nHighest sustained rate with nothing lost: local stack {}/s, Socket.IO baseline {}/s (target at least 2x: {}). p99 at 200/s: {p99_ours:.1} ms (target under 10 ms: {}).",
+        best[0], best[1], ok(best[0] >= 2 * best[1].max(1)), ok(p99_ours < 10.0)).unwrap();
+    r.add(t);
+}
+
+async fn calls(r: &mut Report) {
+    let c = calls::run(20).await;
+    let per = |m: &std::collections::BTreeMap<String, usize>| {
+        m.iter()
+            .map(|(k, v)| format!("{k} {:.2}", *v as f64 / c.events as f64))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let total = |m: &std::collections::BTreeMap<String, usize>| {
+        m.values().sum::<usize>() as f64 / c.events as f64
+    };
+    let mut t = format!(
+        "## 5. AWS calls per notification\n\nCounted on moto's request recorder over {} events for a user with two devices and an email address (templates cached as in production; the event source mapping's own ReceiveMessage/DeleteMessage excluded; pushes go to the management API, not moto).\n\n| function | calls per event | by action | minimum we argue for |\n|---|---|---|---|\n",
+        c.events
+    );
+    writeln!(t, "| worker | {:.2} | {} | 4: read preferences, one transaction, one batch send, mark dispatched |", total(&c.worker), per(&c.worker)).unwrap();
+    writeln!(t, "| sender | {:.2} | {} | per event: 2 jobs; in-app: query connections + record delivery; email: SendEmail + record delivery = 4 |", total(&c.sender), per(&c.sender)).unwrap();
+    r.add(t);
+}
+
+fn size(r: &mut Report) {
+    let mut t = String::from(
+        "## 4a. Binary size (arm64, release, stripped)\n\n| function | bytes | MB |\n|---|---|---|\n",
+    );
+    let mut all_ok = true;
+    let mut found = 0;
+    for (f, crate_name) in [
+        ("WsConnectFunction", "ws-connect"),
+        ("WsDisconnectFunction", "ws-disconnect"),
+        ("WsMessageFunction", "ws-message"),
+        ("OrderEventsFunction", "order-events"),
+        ("WorkerFunction", "worker"),
+        ("SenderFunction", "sender"),
+        ("ApiFunction", "api"),
+    ] {
+        let candidates = [
+            root().join(format!(".aws-sam/build/{f}/bootstrap")),
+            root().join(format!("target/lambda/{crate_name}/bootstrap")),
+        ];
+        if let Some(p) = candidates.iter().find(|p| p.exists()) {
+            let bytes = std::fs::metadata(p).unwrap().len();
+            all_ok &= bytes <= 6 * 1024 * 1024;
+            found += 1;
+            writeln!(
+                t,
+                "| {crate_name} | {bytes} | {:.2} |",
+                bytes as f64 / 1048576.0
+            )
+            .unwrap();
+        } else {
+            writeln!(
+                t,
+                "| {crate_name} | not built (scripts/bench.sh builds it) | |"
+            )
+            .unwrap();
+        }
+    }
+    writeln!(
+        t,
+        "\nTarget: at most 6 MB each: {}.",
+        if found == 7 {
+            ok(all_ok)
+        } else {
+            "not measured"
+        }
+    )
+    .unwrap();
+    r.add(t);
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpu
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .unwrap_or("?")
+        .trim()
+        .to_owned();
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let mem = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let total = mem
+        .lines()
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        / 1048576.0;
+    format!(
+        "{cores} cores ({model}), {total:.0} GiB, {}",
+        std::env::consts::ARCH
+    )
+}
+
+fn write_doc(path: &Path, r: &Report, args: &str) {
+    let mut doc = String::from("# Benchmarks\n\n");
+    writeln!(doc, "Produced by `scripts/bench.sh{args}` on {} UTC, on {}. These machines are noisy: compare ratios and medians from the same run, not absolute numbers across runs. Benchmarks are not tests; CI runs a short smoke of the runner so it cannot rot.\n", chrono::Utc::now().format("%Y-%m-%d %H:%M"), machine()).unwrap();
+    let analysis = path.with_file_name("benchmarks-analysis.md");
+    for s in &r.sections {
+        doc.push_str(s);
+        doc.push('\n');
+    }
+    if analysis.exists() {
+        doc.push_str("\n---\n\n");
+        doc.push_str(&std::fs::read_to_string(&analysis).unwrap());
+    }
+    std::fs::write(path, doc).unwrap();
+    println!("wrote {}", path.display());
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let write = args.iter().any(|a| a == "--write");
+    let what = args
+        .iter()
+        .find(|a| !a.starts_with("--"))
+        .cloned()
+        .unwrap_or_else(|| "all".into());
+    let mut r = Report {
+        sections: Vec::new(),
+    };
+    let all = what == "all";
+    if all || what == "coldstart" {
+        coldstart(quick, &mut r).await;
+    }
+    if all || what == "fanout" {
+        fanout(quick, &mut r).await;
+    }
+    if all || what == "e2e" {
+        e2e(quick, &mut r).await;
+    }
+    if all || what == "size" {
+        size(&mut r);
+    }
+    if all || what == "calls" {
+        calls(&mut r).await;
+    }
+    if write {
+        let extra = if quick { " --quick" } else { "" };
+        write_doc(&root().join("docs/benchmarks.md"), &r, extra);
+    }
+}
