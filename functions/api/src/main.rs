@@ -18,7 +18,12 @@ fn to_plain(req: Request) -> shared::aws_lambda_events::http::Request<Vec<u8>> {
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
-    let app = aws::aws_app(Config::from_env(), &aws::load_sdk_config().await);
+    let uses = aws::Uses {
+        events_queue: true,
+        push: true,
+        ..aws::Uses::default()
+    };
+    let app = aws::aws_app_using(Config::from_env(), &aws::load_sdk_config().await, uses);
     // Refuse to start rather than refuse every caller later.
     app.require_verifier()?;
     let app: &'static shared::App = Box::leak(Box::new(app));

@@ -8,7 +8,8 @@ use shared::{Config, adapters::aws};
 async fn main() -> Result<(), Error> {
     // JSON logs when the function's log format is JSON (set in the SAM template).
     tracing::init_default_subscriber();
-    let app = aws::aws_app(Config::from_env(), &aws::load_sdk_config().await);
+    let uses = aws::Uses::default();
+    let app = aws::aws_app_using(Config::from_env(), &aws::load_sdk_config().await, uses);
     // Built once per cold start, used by every invocation of this instance.
     let app: &'static shared::App = Box::leak(Box::new(app));
     run(service_fn(

@@ -1,39 +1,82 @@
-//! Building the SDK configuration and every AWS adapter from it.
+//! Building the SDK configuration and the AWS adapters a function uses.
 
 use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 
+use crate::adapters::disabled::Disabled;
 use crate::adapters::{
     apigw::ApiGatewayPusher, dynamo::DynamoStore, ses::SesMailer, sqs::SqsQueue,
 };
 use crate::app::App;
 use crate::config::Config;
+use crate::ports::{Mailer, Pusher, Queue};
 
 /// Loads region, credentials and `AWS_ENDPOINT_URL` the standard way.
 pub async fn load_sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).load().await
 }
 
+/// Which outside services a function talks to besides DynamoDB. A function
+/// only links the SDK clients it names here.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Uses {
+    pub events_queue: bool,
+    pub deliveries_queue: bool,
+    pub push: bool,
+    pub email: bool,
+}
+
+impl Uses {
+    pub const ALL: Uses = Uses {
+        events_queue: true,
+        deliveries_queue: true,
+        push: true,
+        email: true,
+    };
+}
+
+/// The application on AWS adapters, with only the clients `uses` asks for.
+#[inline]
+pub fn aws_app_using(config: Config, sdk: &SdkConfig, uses: Uses) -> App {
+    let store = Arc::new(DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(sdk),
+        config.table_name.clone(),
+    ));
+    let sqs = (uses.events_queue || uses.deliveries_queue).then(|| aws_sdk_sqs::Client::new(sdk));
+    let queue = |on: bool, url: &Option<String>, setting: &'static str| -> Arc<dyn Queue> {
+        match (&sqs, on) {
+            (Some(c), true) => Arc::new(SqsQueue::new(c.clone(), url.clone(), setting)),
+            _ => Arc::new(Disabled(setting)),
+        }
+    };
+    let events = queue(
+        uses.events_queue,
+        &config.events_queue_url,
+        "EVENTS_QUEUE_URL",
+    );
+    let deliveries = queue(
+        uses.deliveries_queue,
+        &config.deliveries_queue_url,
+        "DELIVERIES_QUEUE_URL",
+    );
+    let pusher: Arc<dyn Pusher> = if uses.push {
+        Arc::new(ApiGatewayPusher::new(sdk, config.ws_endpoint.as_deref()))
+    } else {
+        Arc::new(Disabled("the management API"))
+    };
+    let mailer: Arc<dyn Mailer> = if uses.email {
+        Arc::new(SesMailer::new(
+            aws_sdk_sesv2::Client::new(sdk),
+            config.email_from.clone(),
+        ))
+    } else {
+        Arc::new(Disabled("email"))
+    };
+    App::new(config, store, events, deliveries, pusher, mailer)
+}
+
 /// The whole application on AWS adapters.
 pub fn aws_app(config: Config, sdk: &SdkConfig) -> App {
-    let dynamo = aws_sdk_dynamodb::Client::new(sdk);
-    let sqs = aws_sdk_sqs::Client::new(sdk);
-    let store = Arc::new(DynamoStore::new(dynamo, config.table_name.clone()));
-    let events = Arc::new(SqsQueue::new(
-        sqs.clone(),
-        config.events_queue_url.clone(),
-        "EVENTS_QUEUE_URL",
-    ));
-    let deliveries = Arc::new(SqsQueue::new(
-        sqs,
-        config.deliveries_queue_url.clone(),
-        "DELIVERIES_QUEUE_URL",
-    ));
-    let pusher = Arc::new(ApiGatewayPusher::new(sdk, config.ws_endpoint.as_deref()));
-    let mailer = Arc::new(SesMailer::new(
-        aws_sdk_sesv2::Client::new(sdk),
-        config.email_from.clone(),
-    ));
-    App::new(config, store, events, deliveries, pusher, mailer)
+    aws_app_using(config, sdk, Uses::ALL)
 }

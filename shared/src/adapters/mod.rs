@@ -3,6 +3,7 @@
 
 pub mod apigw;
 pub mod aws;
+pub mod disabled;
 pub mod dynamo;
 #[cfg(feature = "embedded")]
 pub mod embedded;
