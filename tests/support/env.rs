@@ -123,7 +123,10 @@ async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str, qs: QueueSettings) 
     let url = sqs
         .create_queue()
         .queue_name(name)
-        .attributes(QueueAttributeName::VisibilityTimeout, qs.visibility_secs.to_string())
+        .attributes(
+            QueueAttributeName::VisibilityTimeout,
+            qs.visibility_secs.to_string(),
+        )
         .attributes(
             QueueAttributeName::RedrivePolicy,
             serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": qs.max_receives})
