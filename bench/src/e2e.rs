@@ -36,6 +36,13 @@ pub struct Target {
 }
 
 impl Target {
+    /// Peak resident memory of the server process so far, in MB.
+    pub fn peak_rss_mb(&self) -> f64 {
+        let pid = self.child.id().unwrap_or(0);
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 1024.0
+    }
+
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;
     }

@@ -20,6 +20,12 @@ fn root() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
 }
 
+/// Where the measured binaries are: `target/release`, or `BENCH_BIN_DIR`
+/// (the CI smoke points it at the debug builds the tests made).
+fn bin_dir() -> PathBuf {
+    std::env::var_os("BENCH_BIN_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target/release"))
+}
+
 struct Report {
     sections: Vec<String>,
 }
@@ -71,7 +77,7 @@ async fn coldstart(quick: bool, r: &mut Report) -> (f64, f64) {
         connection_ids: None,
     };
     let sender_event = serde_json::json!({"Records": [{"messageId": "m1", "receiptHandle": "r1", "body": job.to_body(), "attributes": {"ApproximateReceiveCount": "1"}, "eventSource": "aws:sqs"}]}).to_string();
-    let rel = root().join("target/release");
+    let rel = bin_dir();
     let node_dir = root().join("bench/baselines/node-lambda");
     let subject = |label: &str, program: PathBuf, args: Vec<String>, event: &str, expect: &str| {
         coldstart::Subject {
@@ -201,7 +207,7 @@ async fn e2e(quick: bool, r: &mut Report) {
     for kind in [e2e::Kind::Ours, e2e::Kind::SocketIo] {
         let target = match kind {
             e2e::Kind::Ours => {
-                e2e::start_ours(&root().join("target/release/local"), &dir.join("ours")).await
+                e2e::start_ours(&bin_dir().join("local"), &dir.join("ours")).await
             }
             e2e::Kind::SocketIo => {
                 e2e::start_socketio(
@@ -254,6 +260,25 @@ async fn e2e(quick: bool, r: &mut Report) {
     writeln!(t, "\nHighest sustained rate with nothing lost: local stack {}/s, Socket.IO baseline {}/s (target at least 2x: {}). p99 at 200/s: {p99_ours:.1} ms (target under 10 ms: {}).",
         best[0], best[1], ok(best[0] >= 2 * best[1].max(1)), ok(p99_ours < 10.0)).unwrap();
     r.add(t);
+}
+
+/// The reliability suite's load: many clients and a high rate for a minute,
+/// on the local stack, recorded in docs/reliability.md.
+async fn soak(args: &[String]) {
+    let num = |name: &str, default: u64| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default);
+    let (clients, rate, secs) = (num("--clients", 10_000) as usize, num("--rate", 1000) as u32, num("--secs", 60));
+    let dir = std::env::temp_dir().join(format!("notify-soak-{}", ulid::Ulid::new()));
+    let target = e2e::start_ours(&bin_dir().join("local"), &dir).await;
+    let t0 = std::time::Instant::now();
+    let cs = e2e::connect_clients(target.at, clients).await;
+    println!("{clients} clients connected in {:.1} s", t0.elapsed().as_secs_f64());
+    let run = e2e::load(target.at, &cs, clients, rate, secs, "soak").await;
+    println!(
+        "| clients | rate/s | secs | sent | accepted | delivered | lost | duplicates | p50 ms | p99 ms | max ms | achieved rate/s | peak RSS MB |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n| {clients} | {rate} | {secs} | {} | {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.0} | {:.0} |",
+        run.sent, run.accepted, run.delivered, run.lost(), run.duplicates, median(&run.latencies), percentile(&run.latencies, 99.0), max(&run.latencies), run.achieved_rate, target.peak_rss_mb()
+    );
+    drop(cs);
+    target.stop().await;
 }
 
 async fn calls(r: &mut Report) {
@@ -381,6 +406,10 @@ async fn main() {
     let mut r = Report {
         sections: Vec::new(),
     };
+    if what == "soak" {
+        soak(&args).await;
+        return;
+    }
     let all = what == "all";
     if all || what == "coldstart" {
         coldstart(quick, &mut r).await;

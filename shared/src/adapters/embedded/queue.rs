@@ -1,16 +1,22 @@
 //! Durable in-process queues with SQS's semantics: visibility timeout,
 //! receive counts, delays, and a dead-letter list after `max_receives`.
+//!
+//! Messages live in the database (so an acknowledged send survives a crash)
+//! and, for speed, in an in-memory index that receives and visibility work
+//! on. Sends are group-committed: every send waiting while a commit runs
+//! goes into the next one, so many concurrent sends share one disk flush.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use redb::{Database, TableDefinition};
+use redb::{Database, Durability, ReadableDatabase, TableDefinition};
 use serde::{Deserialize, Serialize};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, oneshot};
 
-use super::kv::{get, partition, put, read, remove, scan, write};
+use super::kv::{err, partition, put, read, remove, scan, write};
 use crate::error::{QueueError, StoreError};
 use crate::ports::{OutMessage, Queue};
 
@@ -29,6 +35,9 @@ pub struct QueuedMessage {
     pub first_receive_ms: Option<i64>,
 }
 
+type Pending = Arc<Mutex<BTreeMap<String, QueuedMessage>>>;
+type SendRequest = (Vec<QueuedMessage>, oneshot::Sender<Result<(), String>>);
+
 #[derive(Clone)]
 pub struct EmbeddedQueue {
     db: Arc<Database>,
@@ -37,6 +46,8 @@ pub struct EmbeddedQueue {
     visibility: Duration,
     max_receives: u32,
     wake: Arc<Notify>,
+    pending: Pending,
+    sends: mpsc::Sender<SendRequest>,
 }
 
 fn qkey(queue: &str, id: &str) -> String {
@@ -47,20 +58,85 @@ fn q(e: StoreError) -> QueueError {
     QueueError(e.to_string())
 }
 
+fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+/// Writes every send that is waiting in one durable transaction, then
+/// publishes the messages and answers their senders.
+fn committer(db: Arc<Database>, name: Arc<str>, pending: Pending, wake: Arc<Notify>, rx: mpsc::Receiver<SendRequest>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while let Ok(more) = rx.try_recv() {
+            batch.push(more);
+            if batch.len() >= 512 {
+                break;
+            }
+        }
+        let result = (|| -> Result<(), StoreError> {
+            let mut tx = db.begin_write().map_err(err)?;
+            tx.set_durability(Durability::Immediate).map_err(|e| StoreError::Backend(e.to_string()))?;
+            {
+                let mut t = tx.open_table(QUEUE).map_err(err)?;
+                for (msgs, _) in &batch {
+                    for m in msgs {
+                        put(&mut t, &qkey(&name, &m.id), m)?;
+                    }
+                }
+            }
+            tx.commit().map_err(err)
+        })();
+        if result.is_ok() {
+            let mut p = pending.lock().expect("queue index");
+            for (msgs, _) in &batch {
+                for m in msgs {
+                    p.insert(m.id.clone(), m.clone());
+                }
+            }
+        }
+        for (_, reply) in batch {
+            let _ = reply.send(result.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+        }
+        // A stored permit: a consumer between two polls still wakes.
+        wake.notify_one();
+    }
+}
+
 impl EmbeddedQueue {
-    pub(super) fn new(
-        db: Arc<Database>,
-        name: &str,
-        visibility: Duration,
-        max_receives: u32,
-    ) -> Self {
+    pub(super) fn new(db: Arc<Database>, name: &str, visibility: Duration, max_receives: u32) -> Self {
+        let name: Arc<str> = name.into();
+        // Everything not yet deleted is pending again after a restart:
+        // in-flight work that a crash interrupted is simply redelivered.
+        let loaded: BTreeMap<String, QueuedMessage> = (|| -> Result<_, StoreError> {
+            let tx = db.begin_read().map_err(err)?;
+            let t = tx.open_table(QUEUE).map_err(err)?;
+            let (start, end) = partition(&name);
+            Ok(scan::<QueuedMessage>(&t, &start, &end, false, |_, _| true, usize::MAX)?
+                .into_iter()
+                .map(|(_, mut m)| {
+                    m.visible_at_ms = m.visible_at_ms.min(now_ms());
+                    (m.id.clone(), m)
+                })
+                .collect())
+        })()
+        .unwrap_or_default();
+        let pending: Pending = Arc::new(Mutex::new(loaded));
+        let wake = Arc::new(Notify::new());
+        let (sends, rx) = mpsc::channel();
+        let (d, n, p, w) = (db.clone(), name.clone(), pending.clone(), wake.clone());
+        std::thread::Builder::new()
+            .name(format!("queue-{name}"))
+            .spawn(move || committer(d, n, p, w, rx))
+            .expect("spawn the queue committer");
         Self {
             db,
-            name: name.into(),
             dlq: format!("{name}-dlq").into(),
+            name,
             visibility,
             max_receives: max_receives.max(1),
-            wake: Arc::new(Notify::new()),
+            wake,
+            pending,
+            sends,
         }
     }
 
@@ -77,46 +153,60 @@ impl EmbeddedQueue {
     /// One that has been received `max_receives` times already goes to the
     /// dead-letter list instead, as SQS's redrive policy does.
     pub async fn receive(&self, max: usize) -> Result<Vec<QueuedMessage>, QueueError> {
-        let (name, dlq, visibility, max_receives) = (
-            self.name.clone(),
-            self.dlq.clone(),
-            self.visibility,
-            self.max_receives,
-        );
-        write(&self.db, QUEUE, false, move |t| {
-            let now = Utc::now().timestamp_millis();
-            let (start, end) = partition(&name);
+        let now = now_ms();
+        let (taken, dead) = {
+            let mut p = self.pending.lock().expect("queue index");
             let mut taken = Vec::new();
             let mut dead = Vec::new();
-            for (k, mut m) in scan::<QueuedMessage>(t, &start, &end, false, |_, m: &QueuedMessage| m.visible_at_ms <= now, usize::MAX)? {
+            for m in p.values_mut().filter(|m| m.visible_at_ms <= now) {
                 if taken.len() >= max {
                     break;
                 }
-                if m.receive_count >= max_receives {
-                    dead.push((k, m));
+                if m.receive_count >= self.max_receives {
+                    dead.push(m.clone());
                     continue;
                 }
                 m.receive_count += 1;
                 m.first_receive_ms.get_or_insert(now);
-                m.visible_at_ms = now + visibility.as_millis() as i64;
-                put(t, &k, &m)?;
-                taken.push(m);
+                m.visible_at_ms = now + self.visibility.as_millis() as i64;
+                taken.push(m.clone());
             }
-            for (k, m) in dead {
-                remove(t, &k)?;
-                tracing::error!(queue = %name, message_id = %m.id, receives = m.receive_count, "message moved to the dead-letter list");
-                put(t, &qkey(&dlq, &m.id), &m)?;
+            for m in &dead {
+                p.remove(&m.id);
             }
-            Ok(taken)
-        })
-        .await
-        .map_err(q)
+            (taken, dead)
+        };
+        if !dead.is_empty() {
+            let (name, dlq) = (self.name.clone(), self.dlq.clone());
+            write(&self.db, QUEUE, true, move |t| {
+                for m in dead {
+                    remove(t, &qkey(&name, &m.id))?;
+                    tracing::error!(queue = %name, message_id = %m.id, receives = m.receive_count, "message moved to the dead-letter list");
+                    put(t, &qkey(&dlq, &m.id), &m)?;
+                }
+                Ok(())
+            })
+            .await
+            .map_err(q)?;
+        }
+        Ok(taken)
     }
 
     /// Deletes processed messages (what the event source mapping does for
     /// the records a batch did not report as failed).
     pub async fn delete(&self, ids: Vec<String>) -> Result<(), QueueError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        {
+            let mut p = self.pending.lock().expect("queue index");
+            for id in &ids {
+                p.remove(id);
+            }
+        }
         let name = self.name.clone();
+        // Not waiting for the disk: a delete lost in a crash only means a
+        // redelivery, which idempotency absorbs.
         write(&self.db, QUEUE, false, move |t| {
             for id in ids {
                 remove(t, &qkey(&name, &id))?;
@@ -127,43 +217,23 @@ impl EmbeddedQueue {
         .map_err(q)
     }
 
-    /// Milliseconds until the next invisible or delayed message shows up.
+    /// Time until the next invisible or delayed message shows up.
     pub async fn next_visible_in(&self) -> Result<Option<Duration>, QueueError> {
-        let name = self.name.clone();
-        read(&self.db, QUEUE, move |t| {
-            let now = Utc::now().timestamp_millis();
-            let (start, end) = partition(&name);
-            let soonest = scan::<QueuedMessage>(t, &start, &end, false, |_, _| true, usize::MAX)?
-                .into_iter()
-                .map(|(_, m)| m.visible_at_ms)
-                .min();
-            Ok(soonest.map(|at| Duration::from_millis((at - now).max(0) as u64)))
-        })
-        .await
-        .map_err(q)
+        let now = now_ms();
+        let soonest = self.pending.lock().expect("queue index").values().map(|m| m.visible_at_ms).min();
+        Ok(soonest.map(|at| Duration::from_millis((at - now).max(0) as u64)))
     }
 
     /// Messages waiting or in flight.
     pub async fn depth(&self) -> Result<usize, QueueError> {
-        let name = self.name.clone();
-        read(&self.db, QUEUE, move |t| {
-            let (start, end) = partition(&name);
-            Ok(scan::<QueuedMessage>(t, &start, &end, false, |_, _| true, usize::MAX)?.len())
-        })
-        .await
-        .map_err(q)
+        Ok(self.pending.lock().expect("queue index").len())
     }
 
     pub async fn dead_letters(&self) -> Result<Vec<QueuedMessage>, QueueError> {
         let dlq = self.dlq.clone();
         read(&self.db, QUEUE, move |t| {
             let (start, end) = partition(&dlq);
-            Ok(
-                scan::<QueuedMessage>(t, &start, &end, false, |_, _| true, usize::MAX)?
-                    .into_iter()
-                    .map(|(_, m)| m)
-                    .collect(),
-            )
+            Ok(scan::<QueuedMessage>(t, &start, &end, false, |_, _| true, usize::MAX)?.into_iter().map(|(_, m)| m).collect())
         })
         .await
         .map_err(q)
@@ -175,25 +245,32 @@ impl EmbeddedQueue {
         let moved = write(&self.db, QUEUE, true, move |t| {
             let (start, end) = partition(&dlq);
             let all = scan::<QueuedMessage>(t, &start, &end, false, |_, _| true, usize::MAX)?;
-            let now = Utc::now().timestamp_millis();
-            for (k, mut m) in all.iter().cloned() {
+            let now = now_ms();
+            let mut back = Vec::new();
+            for (k, mut m) in all {
                 remove(t, &k)?;
                 m.receive_count = 0;
                 m.first_receive_ms = None;
                 m.visible_at_ms = now;
                 put(t, &qkey(&name, &m.id), &m)?;
+                back.push(m);
             }
-            Ok(all.len())
+            Ok(back)
         })
         .await
         .map_err(q)?;
+        let n = moved.len();
+        let mut p = self.pending.lock().expect("queue index");
+        for m in moved {
+            p.insert(m.id.clone(), m);
+        }
+        drop(p);
         self.wake.notify_one();
-        Ok(moved)
+        Ok(n)
     }
 
     pub async fn get(&self, id: &str) -> Result<Option<QueuedMessage>, QueueError> {
-        let k = qkey(&self.name, id);
-        read(&self.db, QUEUE, move |t| get(t, &k)).await.map_err(q)
+        Ok(self.pending.lock().expect("queue index").get(id).cloned())
     }
 }
 
@@ -201,27 +278,25 @@ impl EmbeddedQueue {
 impl Queue for EmbeddedQueue {
     /// Durable before it returns: an event answered 202 survives a crash.
     async fn send(&self, messages: Vec<OutMessage>) -> Result<(), QueueError> {
-        let name = self.name.clone();
-        write(&self.db, QUEUE, true, move |t| {
-            let now = Utc::now().timestamp_millis();
-            for m in messages {
-                let id = crate::ids::new_id();
-                let msg = QueuedMessage {
-                    id: id.clone(),
-                    body: m.body,
-                    sent_at_ms: now,
-                    visible_at_ms: now + i64::from(m.delay_seconds) * 1000,
-                    receive_count: 0,
-                    first_receive_ms: None,
-                };
-                put(t, &qkey(&name, &id), &msg)?;
-            }
-            Ok(())
-        })
-        .await
-        .map_err(q)?;
-        // A stored permit: a consumer that is between two polls still wakes.
-        self.wake.notify_one();
-        Ok(())
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let now = now_ms();
+        let msgs = messages
+            .into_iter()
+            .map(|m| QueuedMessage {
+                id: crate::ids::new_id(),
+                body: m.body,
+                sent_at_ms: now,
+                visible_at_ms: now + i64::from(m.delay_seconds) * 1000,
+                receive_count: 0,
+                first_receive_ms: None,
+            })
+            .collect();
+        let (tx, rx) = oneshot::channel();
+        self.sends.send((msgs, tx)).map_err(|_| QueueError("the queue is shut down".into()))?;
+        rx.await
+            .map_err(|_| QueueError("the queue committer stopped".into()))?
+            .map_err(QueueError)
     }
 }
