@@ -318,3 +318,34 @@ async fn email_lands_in_the_outbox_and_poison_in_the_dead_letter_list() {
     assert_eq!(dlq["events"][0]["receiveCount"], 2);
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_event_1000_times_at_once_gives_one_notification_and_one_push_per_device() {
+    let stack = start(temp_dir("dup1000")).await;
+    let t = token(&stack, "hana").await;
+    let mut d1 = Client::connect(&stack.ws_url(), &t).await.unwrap();
+    let mut d2 = Client::connect(&stack.ws_url(), &t).await.unwrap();
+    let body = order_event("evt_dup_1000", "hana");
+    // 1,000 concurrent POSTs of one event, in waves of 100.
+    for _ in 0..10 {
+        let posts = (0..100).map(|_| post_event(&stack, &body));
+        for (status, b) in futures::future::join_all(posts).await {
+            assert_eq!(status, 202, "{b}");
+        }
+    }
+    for d in [&mut d1, &mut d2] {
+        assert_eq!(d.expect("notification:new").await["data"]["eventId"], "evt_dup_1000");
+    }
+    for _ in 0..500 {
+        if stack.events.depth().await.unwrap() == 0 && stack.deliveries.depth().await.unwrap() == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(stack.events.depth().await.unwrap(), 0, "every copy was absorbed");
+    assert!(d1.silent_for(300).await && d2.silent_for(100).await, "exactly one push per device");
+    assert_eq!(stack.app.store.notifications_after("hana", None, 10).await.unwrap().items.len(), 1);
+    assert_eq!(stack.app.store.unread_count("hana").await.unwrap(), 1);
+    assert!(stack.events.dead_letters().await.unwrap().is_empty());
+    stack.stop().await;
+}
