@@ -334,18 +334,73 @@ async fn the_same_event_1000_times_at_once_gives_one_notification_and_one_push_p
         }
     }
     for d in [&mut d1, &mut d2] {
-        assert_eq!(d.expect("notification:new").await["data"]["eventId"], "evt_dup_1000");
+        assert_eq!(
+            d.expect("notification:new").await["data"]["eventId"],
+            "evt_dup_1000"
+        );
     }
     for _ in 0..500 {
-        if stack.events.depth().await.unwrap() == 0 && stack.deliveries.depth().await.unwrap() == 0 {
+        if stack.events.depth().await.unwrap() == 0 && stack.deliveries.depth().await.unwrap() == 0
+        {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    assert_eq!(stack.events.depth().await.unwrap(), 0, "every copy was absorbed");
-    assert!(d1.silent_for(300).await && d2.silent_for(100).await, "exactly one push per device");
-    assert_eq!(stack.app.store.notifications_after("hana", None, 10).await.unwrap().items.len(), 1);
+    assert_eq!(
+        stack.events.depth().await.unwrap(),
+        0,
+        "every copy was absorbed"
+    );
+    assert!(
+        d1.silent_for(300).await && d2.silent_for(100).await,
+        "exactly one push per device"
+    );
+    assert_eq!(
+        stack
+            .app
+            .store
+            .notifications_after("hana", None, 10)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
     assert_eq!(stack.app.store.unread_count("hana").await.unwrap(), 1);
     assert!(stack.events.dead_letters().await.unwrap().is_empty());
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_mark_reads_of_the_same_notifications_decrement_once_each() {
+    let stack = start(temp_dir("race")).await;
+    let t = token(&stack, "ivan").await;
+    let auth = format!("Bearer {t}");
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        ids.push(
+            integration::contract::add(stack.app.store.as_ref(), "ivan", &format!("evt_race_{i}"))
+                .await
+                .id,
+        );
+    }
+    // 25 notifications, each marked by two callers at once: 50 calls.
+    let calls = ids[..25].iter().chain(ids[..25].iter()).map(|id| {
+        let (auth, addr) = (auth.clone(), stack.http_addr);
+        async move {
+            http(
+                addr,
+                "PATCH",
+                &format!("/notifications/{id}/read"),
+                &[("authorization", &auth)],
+                None,
+            )
+            .await
+            .0
+        }
+    });
+    let statuses = futures::future::join_all(calls).await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert_eq!(stack.app.store.unread_count("ivan").await.unwrap(), 5);
     stack.stop().await;
 }

@@ -209,25 +209,32 @@ async fn concurrent_mark_read_keeps_the_counter_exact() {
     let env = TestEnv::new().await;
     env.connect("alice", "a1").await;
     let mut ids = Vec::new();
-    for i in 0..5 {
+    for i in 0..8 {
         ids.push(notify(&env, &format!("evt_c{i}"), "alice").await);
     }
-    assert_eq!(env.app.store.unread_count("alice").await.unwrap(), 5);
-    // Ten devices race to mark each of the first three read.
-    let calls = ids[..3]
-        .iter()
-        .flat_map(|id| (0..10).map(move |_| id.clone()))
-        .map(|id| {
-            let env = &env;
-            async move {
-                env.send_frame(
-                    "a1",
-                    &json!({"action":"notification:mark-read","id": id}).to_string(),
-                )
-                .await
-            }
-        });
+    assert_eq!(env.app.store.unread_count("alice").await.unwrap(), 8);
+    // Six marks at once, then repeats of the same ones one by one. (Racing
+    // marks of one notification run on the embedded store in local_stack.rs:
+    // moto's transaction rollback is not isolated from concurrent writes.)
+    let calls = ids[..6].iter().map(|id| {
+        let env = &env;
+        async move {
+            env.send_frame(
+                "a1",
+                &json!({"action":"notification:mark-read","id": id}).to_string(),
+            )
+            .await
+        }
+    });
     futures::future::join_all(calls).await;
+    assert_eq!(env.app.store.unread_count("alice").await.unwrap(), 2);
+    for id in &ids[..6] {
+        env.send_frame(
+            "a1",
+            &json!({"action":"notification:mark-read","id": id}).to_string(),
+        )
+        .await;
+    }
     assert_eq!(env.app.store.unread_count("alice").await.unwrap(), 2);
 }
 

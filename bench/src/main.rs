@@ -23,7 +23,9 @@ fn root() -> PathBuf {
 /// Where the measured binaries are: `target/release`, or `BENCH_BIN_DIR`
 /// (the CI smoke points it at the debug builds the tests made).
 fn bin_dir() -> PathBuf {
-    std::env::var_os("BENCH_BIN_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target/release"))
+    std::env::var_os("BENCH_BIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target/release"))
 }
 
 struct Report {
@@ -206,9 +208,7 @@ async fn e2e(quick: bool, r: &mut Report) {
     let mut p99_ours = f64::NAN;
     for kind in [e2e::Kind::Ours, e2e::Kind::SocketIo] {
         let target = match kind {
-            e2e::Kind::Ours => {
-                e2e::start_ours(&bin_dir().join("local"), &dir.join("ours")).await
-            }
+            e2e::Kind::Ours => e2e::start_ours(&bin_dir().join("local"), &dir.join("ours")).await,
             e2e::Kind::SocketIo => {
                 e2e::start_socketio(
                     &root().join("bench/baselines/socketio"),
@@ -265,17 +265,39 @@ async fn e2e(quick: bool, r: &mut Report) {
 /// The reliability suite's load: many clients and a high rate for a minute,
 /// on the local stack, recorded in docs/reliability.md.
 async fn soak(args: &[String]) {
-    let num = |name: &str, default: u64| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default);
-    let (clients, rate, secs) = (num("--clients", 10_000) as usize, num("--rate", 1000) as u32, num("--secs", 60));
+    let num = |name: &str, default: u64| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let (clients, rate, secs) = (
+        num("--clients", 10_000) as usize,
+        num("--rate", 1000) as u32,
+        num("--secs", 60),
+    );
     let dir = std::env::temp_dir().join(format!("notify-soak-{}", ulid::Ulid::new()));
     let target = e2e::start_ours(&bin_dir().join("local"), &dir).await;
     let t0 = std::time::Instant::now();
     let cs = e2e::connect_clients(target.at, clients).await;
-    println!("{clients} clients connected in {:.1} s", t0.elapsed().as_secs_f64());
+    println!(
+        "{clients} clients connected in {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
     let run = e2e::load(target.at, &cs, clients, rate, secs, "soak").await;
     println!(
         "| clients | rate/s | secs | sent | accepted | delivered | lost | duplicates | p50 ms | p99 ms | max ms | achieved rate/s | peak RSS MB |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n| {clients} | {rate} | {secs} | {} | {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.0} | {:.0} |",
-        run.sent, run.accepted, run.delivered, run.lost(), run.duplicates, median(&run.latencies), percentile(&run.latencies, 99.0), max(&run.latencies), run.achieved_rate, target.peak_rss_mb()
+        run.sent,
+        run.accepted,
+        run.delivered,
+        run.lost(),
+        run.duplicates,
+        median(&run.latencies),
+        percentile(&run.latencies, 99.0),
+        max(&run.latencies),
+        run.achieved_rate,
+        target.peak_rss_mb()
     );
     drop(cs);
     target.stop().await;

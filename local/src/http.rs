@@ -233,7 +233,11 @@ impl Site {
     async fn outbox(&self) -> Resp {
         match &self.outbox {
             Some(o) => match o.sent().await {
-                Ok(mails) => json_resp(200, json!({"emails": mails})),
+                Ok(all) => {
+                    let (sms, emails): (Vec<_>, Vec<_>) =
+                        all.into_iter().partition(|m| m.channel == "sms");
+                    json_resp(200, json!({"emails": emails, "sms": sms}))
+                }
                 Err(e) => json_resp(
                     503,
                     shared::handlers::error_body("unavailable", &e.to_string(), None),

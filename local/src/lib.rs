@@ -269,14 +269,28 @@ pub async fn start(mut opts: Options) -> Result<Running, StartError> {
         opts.config.ws_endpoint.as_deref(),
     ));
     let jwt_secret = opts.config.jwt_secret.clone();
-    let app = Arc::new(App::new(
-        opts.config.clone(),
-        store,
-        Arc::new(events.clone()),
-        Arc::new(deliveries.clone()),
-        pusher,
-        mailer,
-    ));
+    // SMS goes to the outbox beside email, whichever store is in use.
+    let sms_outbox = embedded.outbox(
+        opts.config.email_from.as_deref().unwrap_or(DEV_EMAIL_FROM),
+        &opts.data_dir.join("outbox"),
+    );
+    let dead_letters = Arc::new(shared::adapters::embedded::EmbeddedDeadLetters {
+        events: events.clone(),
+        deliveries: deliveries.clone(),
+    });
+    let app = Arc::new(
+        App::new(
+            opts.config.clone(),
+            store,
+            Arc::new(events.clone()),
+            Arc::new(deliveries.clone()),
+            pusher,
+            mailer,
+        )
+        .with_sms(Arc::new(sms_outbox.clone()))
+        .with_dead_letters(dead_letters),
+    );
+    let outbox = outbox.or(Some(sms_outbox));
 
     let (stop, stop_rx) = watch::channel(false);
     let tracker = tasks::Tracker::default();

@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
+use crate::adapters::disabled::Disabled;
 use crate::auth::JwtVerifier;
 use crate::config::Config;
-use crate::ports::{Mailer, Pusher, Queue, Store};
+use crate::ports::{DeadLetters, Mailer, Pusher, Queue, SmsSender, Store};
 use crate::usecases::catalog::TemplateCache;
 
 /// Built once per cold start and shared by every invocation.
@@ -15,6 +16,9 @@ pub struct App {
     pub deliveries: Arc<dyn Queue>,
     pub pusher: Arc<dyn Pusher>,
     pub mailer: Arc<dyn Mailer>,
+    pub sms: Arc<dyn SmsSender>,
+    /// Dead-letter queues, for the admin console's view and redrive.
+    pub dead_letters: Arc<dyn DeadLetters>,
     /// `None` when no JWT key is configured; functions that verify tokens
     /// refuse to start without one (see [`App::require_verifier`]).
     pub verifier: Option<JwtVerifier>,
@@ -39,9 +43,21 @@ impl App {
             deliveries,
             pusher,
             mailer,
+            sms: Arc::new(Disabled("SMS")),
+            dead_letters: Arc::new(Disabled("the dead-letter queues")),
             verifier,
             templates,
         }
+    }
+
+    pub fn with_sms(mut self, sms: Arc<dyn SmsSender>) -> Self {
+        self.sms = sms;
+        self
+    }
+
+    pub fn with_dead_letters(mut self, dead_letters: Arc<dyn DeadLetters>) -> Self {
+        self.dead_letters = dead_letters;
+        self
     }
 
     /// Fails at start-up, with the reason, when tokens cannot be verified.

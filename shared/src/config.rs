@@ -16,6 +16,8 @@ pub struct Config {
     pub table_name: String,
     pub events_queue_url: Option<String>,
     pub deliveries_queue_url: Option<String>,
+    pub events_dlq_url: Option<String>,
+    pub deliveries_dlq_url: Option<String>,
     /// `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}`.
     pub ws_endpoint: Option<String>,
     pub email_from: Option<String>,
@@ -47,6 +49,8 @@ impl Config {
             table_name: get("TABLE_NAME").unwrap_or_else(|| "notifications".into()),
             events_queue_url: get("EVENTS_QUEUE_URL"),
             deliveries_queue_url: get("DELIVERIES_QUEUE_URL"),
+            events_dlq_url: get("EVENTS_DLQ_URL"),
+            deliveries_dlq_url: get("DELIVERIES_DLQ_URL"),
             ws_endpoint: get("WS_ENDPOINT"),
             email_from: get("EMAIL_FROM"),
             events_api_key: get("EVENTS_API_KEY"),

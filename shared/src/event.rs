@@ -78,6 +78,31 @@ impl EventType {
         }
     }
 
+    /// Plausible data for previews of this type's templates.
+    pub fn sample_data(self) -> Map<String, Value> {
+        let v = match self {
+            EventType::OrderCreated => {
+                serde_json::json!({"orderId": "o_1042", "total": "49.90", "currency": "EUR", "customerName": "Alice"})
+            }
+            EventType::OrderStatusChanged => {
+                serde_json::json!({"orderId": "o_1042", "status": "shipped", "previousStatus": "processing", "customerName": "Alice"})
+            }
+            EventType::PaymentVerified => {
+                serde_json::json!({"orderId": "o_1042", "paymentId": "p_77", "amount": "49.90", "currency": "EUR", "method": "card", "customerName": "Alice"})
+            }
+            EventType::PaymentFailed => {
+                serde_json::json!({"orderId": "o_1042", "paymentId": "p_77", "amount": "49.90", "currency": "EUR", "reason": "card declined", "customerName": "Alice"})
+            }
+            EventType::AdminMessage => {
+                serde_json::json!({"title": "Planned maintenance", "message": "The shop is read-only tonight from 2 to 3 am.", "priority": "normal"})
+            }
+        };
+        match v {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        }
+    }
+
     /// Every `data` field templates of this type may use (required and optional).
     pub fn data_fields(self) -> &'static [&'static str] {
         match self {
@@ -119,6 +144,9 @@ impl EventType {
 pub struct Recipient {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// E.164, e.g. +4915112345678.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -212,6 +240,9 @@ impl BusinessEvent {
                 if let Some(email) = &r.email {
                     check_email("recipient.email", email)?;
                 }
+                if let Some(phone) = &r.phone {
+                    check_phone("recipient.phone", phone)?;
+                }
                 Some(r)
             }
         };
@@ -227,6 +258,10 @@ impl BusinessEvent {
 
     pub fn recipient_email(&self) -> Option<&str> {
         self.recipient.as_ref().and_then(|r| r.email.as_deref())
+    }
+
+    pub fn recipient_phone(&self) -> Option<&str> {
+        self.recipient.as_ref().and_then(|r| r.phone.as_deref())
     }
 }
 
@@ -287,6 +322,22 @@ pub fn check_email(field: &str, email: &str) -> Result<(), ValidationError> {
         Ok(())
     } else {
         Err(ValidationError::new(field, "is not an email address"))
+    }
+}
+
+/// E.164: a plus, a non-zero country digit, at most fifteen digits in all.
+pub fn check_phone(field: &str, phone: &str) -> Result<(), ValidationError> {
+    let digits = phone.strip_prefix('+').unwrap_or("");
+    let ok = (2..=15).contains(&digits.len())
+        && digits.chars().all(|c| c.is_ascii_digit())
+        && !digits.starts_with('0');
+    if ok {
+        Ok(())
+    } else {
+        Err(ValidationError::new(
+            field,
+            "is not an E.164 phone number such as +4915112345678",
+        ))
     }
 }
 

@@ -33,6 +33,15 @@ pub enum DeliveryJob {
         #[serde(flatten)]
         content: RenderedEmail,
     },
+    Sms {
+        #[serde(rename = "userId")]
+        user_id: String,
+        #[serde(rename = "notificationId")]
+        notification_id: String,
+        /// E.164.
+        to: String,
+        text: String,
+    },
 }
 
 impl DeliveryJob {

@@ -11,15 +11,17 @@ use crate::event::EventType;
 pub enum Channel {
     InApp,
     Email,
+    Sms,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 2] = [Channel::InApp, Channel::Email];
+    pub const ALL: [Channel; 3] = [Channel::InApp, Channel::Email, Channel::Sms];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::InApp => "in_app",
             Channel::Email => "email",
+            Channel::Sms => "sms",
         }
     }
 

@@ -162,6 +162,61 @@ pub trait Pusher: Send + Sync {
     async fn post(&self, connection_id: &str, payload: &[u8]) -> Result<(), PushError>;
 }
 
+/// The two queues that have dead-letter queues.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueName {
+    Events,
+    Deliveries,
+}
+
+impl QueueName {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "events" => Some(Self::Events),
+            "deliveries" => Some(Self::Deliveries),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadLetter {
+    pub id: String,
+    pub body: String,
+    pub receive_count: u32,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Redrive {
+    /// Messages moved back, when the move is done by the time we answer.
+    pub moved: Option<usize>,
+    /// The provider's handle, when it moves them in the background (SQS).
+    pub task: Option<String>,
+}
+
+#[async_trait]
+pub trait DeadLetters: Send + Sync {
+    /// The approximate number of dead letters and up to `limit` of them.
+    async fn peek(
+        &self,
+        queue: QueueName,
+        limit: usize,
+    ) -> Result<(usize, Vec<DeadLetter>), QueueError>;
+    /// Moves every dead letter back to the queue it came from.
+    async fn redrive(&self, queue: QueueName) -> Result<Redrive, QueueError>;
+}
+
+/// Sends one SMS; returns the provider's message id. Failures use the same
+/// two kinds as email: rejected for good, or temporary.
+#[async_trait]
+pub trait SmsSender: Send + Sync {
+    async fn send_sms(&self, to: &str, text: &str) -> Result<String, MailError>;
+}
+
 #[async_trait]
 pub trait Mailer: Send + Sync {
     /// Sends one email; returns the provider's message id.

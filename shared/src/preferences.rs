@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ValidationError;
-use crate::event::check_email;
+use crate::event::{check_email, check_phone};
 use crate::model::{Category, Channel};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -14,6 +14,9 @@ pub struct Preferences {
     /// Address for the email channel when an event carries none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// E.164 number for the SMS channel when an event carries none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
     /// Only what the user set; everything else falls back to [`Preferences::default_for`].
     #[serde(default)]
     pub channels: BTreeMap<Category, BTreeMap<Channel, bool>>,
@@ -21,12 +24,14 @@ pub struct Preferences {
 
 impl Preferences {
     /// In-app is on for everything; email for orders and payments, not for
-    /// system announcements (which are bulk by nature).
+    /// system announcements (which are bulk by nature); SMS costs money per
+    /// message, so users opt in.
     pub fn default_for(category: Category, channel: Channel) -> bool {
         match (category, channel) {
             (_, Channel::InApp) => true,
             (Category::System, Channel::Email) => false,
             (_, Channel::Email) => true,
+            (_, Channel::Sms) => false,
         }
     }
 
@@ -52,6 +57,7 @@ impl Preferences {
             .collect();
         Self {
             email: self.email.clone(),
+            phone: self.phone.clone(),
             channels,
         }
     }
@@ -63,6 +69,9 @@ impl Preferences {
         if let Some(email) = &prefs.email {
             check_email("email", email)?;
         }
+        if let Some(phone) = &prefs.phone {
+            check_phone("phone", phone)?;
+        }
         Ok(prefs)
     }
 
@@ -71,6 +80,9 @@ impl Preferences {
         let mut out = self.clone();
         if update.email.is_some() {
             out.email = update.email.clone();
+        }
+        if update.phone.is_some() {
+            out.phone = update.phone.clone();
         }
         for (cat, per) in &update.channels {
             let slot = out.channels.entry(*cat).or_default();
@@ -110,7 +122,7 @@ mod tests {
     fn unknown_keys_are_refused() {
         for bad in [
             r#"{"channels":{"shipping":{"email":true}}}"#,
-            r#"{"channels":{"order":{"sms":true}}}"#,
+            r#"{"channels":{"order":{"pigeon":true}}}"#,
             r#"{"channels":{"order":{"email":"yes"}}}"#,
             r#"{"colour":"blue"}"#,
             r#"{"email":"nope"}"#,

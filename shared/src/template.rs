@@ -42,10 +42,18 @@ pub struct EmailTemplate {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SmsTemplate {
+    /// Plain text; its length decides how many SMS segments it costs.
+    pub text: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum TemplateBody {
     InApp(InAppTemplate),
     Email(EmailTemplate),
+    Sms(SmsTemplate),
 }
 
 impl TemplateBody {
@@ -53,6 +61,7 @@ impl TemplateBody {
         match self {
             TemplateBody::InApp(_) => Channel::InApp,
             TemplateBody::Email(_) => Channel::Email,
+            TemplateBody::Sms(_) => Channel::Sms,
         }
     }
 
@@ -73,6 +82,7 @@ impl TemplateBody {
                     ("html", &t.html),
                 ]
             }
+            TemplateBody::Sms(t) => vec![("text", &t.text)],
         }
     }
 
@@ -81,6 +91,7 @@ impl TemplateBody {
         let res = match channel {
             Channel::InApp => serde_json::from_slice(body).map(TemplateBody::InApp),
             Channel::Email => serde_json::from_slice(body).map(TemplateBody::Email),
+            Channel::Sms => serde_json::from_slice(body).map(TemplateBody::Sms),
         };
         res.map_err(|e| ValidationError::new("body", e.to_string()))
     }
@@ -148,6 +159,21 @@ pub fn default_template(kind: EventType, channel: Channel) -> TemplateBody {
                 priority: s("{{ priority | default('normal') }}"),
             },
         }),
+        Channel::Sms => TemplateBody::Sms(SmsTemplate {
+            text: s(match kind {
+                EventType::OrderCreated => {
+                    "Order {{ orderId }} confirmed{% if total %} ({{ total }} {{ currency }}){% endif %}. Thank you!"
+                }
+                EventType::OrderStatusChanged => {
+                    "Order {{ orderId }} is now {{ status | replace('_', ' ') }}."
+                }
+                EventType::PaymentVerified => "Payment received for order {{ orderId }}.",
+                EventType::PaymentFailed => {
+                    "Payment for order {{ orderId }} failed{% if reason %}: {{ reason }}{% endif %}. Please retry."
+                }
+                EventType::AdminMessage => "{{ title }}: {{ message }}",
+            }),
+        }),
         Channel::Email => {
             let (subject, lead) = match kind {
                 EventType::OrderCreated => (
@@ -180,6 +206,50 @@ pub fn default_template(kind: EventType, channel: Channel) -> TemplateBody {
         }
     }
 }
+
+/// How many SMS segments a text costs: GSM-7 texts fit 160 characters in one
+/// segment (153 each when split); anything else is UCS-2, 70 (67 when split).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SmsLength {
+    pub encoding: &'static str,
+    /// In the encoding's units: GSM-7 extension characters count twice.
+    pub units: usize,
+    pub segments: usize,
+}
+
+const GSM7_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+const GSM7_EXTENSION: &str = "^{}\\[~]|€\x0c";
+
+pub fn sms_length(text: &str) -> SmsLength {
+    let gsm = text
+        .chars()
+        .all(|c| GSM7_BASIC.contains(c) || GSM7_EXTENSION.contains(c));
+    if gsm {
+        let units: usize = text
+            .chars()
+            .map(|c| if GSM7_EXTENSION.contains(c) { 2 } else { 1 })
+            .sum();
+        let segments = if units <= 160 { 1 } else { units.div_ceil(153) };
+        SmsLength {
+            encoding: "GSM-7",
+            units,
+            segments,
+        }
+    } else {
+        // UTF-16 code units: characters outside the BMP (emoji) take two.
+        let units = text.encode_utf16().count();
+        let segments = if units <= 70 { 1 } else { units.div_ceil(67) };
+        SmsLength {
+            encoding: "UCS-2",
+            units,
+            segments,
+        }
+    }
+}
+
+/// Longest SMS a template may render for its sample data.
+pub const MAX_SMS_SEGMENTS: usize = 4;
 
 /// What the in-app channel shows, rendered.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -303,6 +373,12 @@ impl Templates {
         })
     }
 
+    pub fn render_sms(&self, event: &BusinessEvent) -> Result<String, RenderError> {
+        // One line of plain text: newlines would only cost characters.
+        let text = self.render_field(event.kind, Channel::Sms, "text", &context(event))?;
+        Ok(text.split_whitespace().collect::<Vec<_>>().join(" "))
+    }
+
     pub fn render_email(&self, event: &BusinessEvent) -> Result<RenderedEmail, RenderError> {
         let ctx = context(event);
         let r = |f| self.render_field(event.kind, Channel::Email, f, &ctx);
@@ -348,6 +424,18 @@ fn context(event: &BusinessEvent) -> Value {
     Value::from(map)
 }
 
+/// An event of `kind` carrying the type's sample data, for previews.
+pub fn sample_event(kind: EventType) -> BusinessEvent {
+    BusinessEvent {
+        id: "evt_preview".into(),
+        kind,
+        user_id: "preview".into(),
+        occurred_at: chrono::Utc::now(),
+        data: kind.sample_data(),
+        recipient: None,
+    }
+}
+
 /// Checks an override before it is stored: every field compiles and uses only
 /// variables that events of `kind` provide. The error names the field.
 pub fn validate_override(kind: EventType, body: &TemplateBody) -> Result<(), ValidationError> {
@@ -387,6 +475,29 @@ pub fn validate_override(kind: EventType, body: &TemplateBody) -> Result<(), Val
         && t.title.trim().is_empty()
     {
         return Err(ValidationError::new("title", "must not be empty"));
+    }
+    if let TemplateBody::Sms(_) = body {
+        // Render with sample data: the length is what a user would receive.
+        let sample = sample_event(kind);
+        let templates = Templates::compile(&[TemplateOverride {
+            kind,
+            channel: Channel::Sms,
+            body: body.clone(),
+            updated_at: chrono::Utc::now(),
+        }]);
+        let text = templates
+            .render_sms(&sample)
+            .map_err(|e| ValidationError::new("text", e.to_string()))?;
+        let len = sms_length(&text);
+        if len.segments > MAX_SMS_SEGMENTS {
+            return Err(ValidationError::new(
+                "text",
+                format!(
+                    "renders to {} {} units for sample data, {} segments; the limit is {MAX_SMS_SEGMENTS}",
+                    len.units, len.encoding, len.segments
+                ),
+            ));
+        }
     }
     Ok(())
 }
@@ -528,6 +639,47 @@ mod tests {
         assert_eq!(e.field, "title");
         assert!(e.message.contains("`status`"), "{}", e.message);
         validate_override(EventType::OrderStatusChanged, &body("{{ status }}")).unwrap();
+    }
+
+    #[test]
+    fn sms_segments_follow_gsm7_and_ucs2_rules() {
+        assert_eq!(
+            sms_length(&"a".repeat(160)),
+            SmsLength {
+                encoding: "GSM-7",
+                units: 160,
+                segments: 1
+            }
+        );
+        assert_eq!(sms_length(&"a".repeat(161)).segments, 2);
+        assert_eq!(sms_length(&"a".repeat(306)).segments, 2);
+        assert_eq!(sms_length(&"a".repeat(307)).segments, 3);
+        assert_eq!(sms_length("€").units, 2, "extension characters count twice");
+        assert_eq!(
+            sms_length(&"ж".repeat(70)),
+            SmsLength {
+                encoding: "UCS-2",
+                units: 70,
+                segments: 1
+            }
+        );
+        assert_eq!(sms_length(&"ж".repeat(71)).segments, 2);
+        assert_eq!(sms_length("🎉").units, 2);
+    }
+
+    #[test]
+    fn sms_defaults_fit_one_segment_and_long_overrides_are_refused() {
+        let t = Templates::compile(&[]);
+        for kind in EventType::ALL {
+            let text = t.render_sms(&sample_event(kind)).unwrap();
+            assert_eq!(sms_length(&text).segments, 1, "{kind:?}: {text}");
+        }
+        let long = TemplateBody::Sms(SmsTemplate {
+            text: "x".repeat(700),
+        });
+        let e = validate_override(EventType::OrderCreated, &long).unwrap_err();
+        assert_eq!(e.field, "text");
+        assert!(e.message.contains("segments"), "{}", e.message);
     }
 
     #[test]

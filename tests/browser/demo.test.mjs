@@ -110,3 +110,20 @@ test("a tab that was offline gets what it missed by sync, and a dropped socket r
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test("the client drops a notification it has already shown (at-least-once delivery, shown once)", async () => {
+  const page = await browser.newPage();
+  await page.goto(`${stack.http}/?user=dana`);
+  await page.locator("#conn-text", { hasText: "live" }).waitFor({ timeout: 10000 });
+  const n = { id: "01JDQ8Z5X3K9T2M4N6P8R0S2V4", type: "order.created", title: "Order o_9 confirmed", message: "m",
+    priority: "normal", actionUrl: null, actionText: null, createdAt: new Date().toISOString(), read: false, eventId: "evt_dup" };
+  const frame = JSON.stringify({ event: "notification:new", data: n });
+  // The same frame twice, as a retried push would deliver it, then inside a sync page.
+  await page.evaluate((f) => { window.notify.receive(f); window.notify.receive(f); }, frame);
+  await page.evaluate((d) => window.notify.receive(JSON.stringify({ event: "notification:sync", data: { notifications: [d], cursor: d.id, hasMore: false, unreadCount: 1 } })), n);
+  await page.locator(".notification").first().waitFor({ timeout: 5000 });
+  assert.equal(await page.locator(".notification").count(), 1);
+  assert.equal(await page.locator(".toast").count(), 1);
+  assert.equal(await page.locator("#badge").textContent(), "1");
+  await page.close();
+});

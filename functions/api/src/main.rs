@@ -21,6 +21,7 @@ async fn main() -> Result<(), Error> {
     let uses = aws::Uses {
         events_queue: true,
         push: true,
+        dead_letters: true,
         ..aws::Uses::default()
     };
     let app = aws::aws_app_using(Config::from_env(), &aws::load_sdk_config().await, uses);

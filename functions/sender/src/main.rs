@@ -12,6 +12,7 @@ async fn main() -> Result<(), Error> {
         deliveries_queue: true,
         push: true,
         email: true,
+        sms: true,
         ..aws::Uses::default()
     };
     let app = aws::aws_app_using(Config::from_env(), &aws::load_sdk_config().await, uses);

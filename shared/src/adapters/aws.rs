@@ -25,6 +25,9 @@ pub struct Uses {
     pub deliveries_queue: bool,
     pub push: bool,
     pub email: bool,
+    pub sms: bool,
+    /// The dead-letter queues, for the admin console.
+    pub dead_letters: bool,
 }
 
 impl Uses {
@@ -33,6 +36,8 @@ impl Uses {
         deliveries_queue: true,
         push: true,
         email: true,
+        sms: true,
+        dead_letters: true,
     };
 }
 
@@ -43,7 +48,8 @@ pub fn aws_app_using(config: Config, sdk: &SdkConfig, uses: Uses) -> App {
         aws_sdk_dynamodb::Client::new(sdk),
         config.table_name.clone(),
     ));
-    let sqs = (uses.events_queue || uses.deliveries_queue).then(|| aws_sdk_sqs::Client::new(sdk));
+    let sqs = (uses.events_queue || uses.deliveries_queue || uses.dead_letters)
+        .then(|| aws_sdk_sqs::Client::new(sdk));
     let queue = |on: bool, url: &Option<String>, setting: &'static str| -> Arc<dyn Queue> {
         match (&sqs, on) {
             (Some(c), true) => Arc::new(SqsQueue::new(c.clone(), url.clone(), setting)),
@@ -73,7 +79,28 @@ pub fn aws_app_using(config: Config, sdk: &SdkConfig, uses: Uses) -> App {
     } else {
         Arc::new(Disabled("email"))
     };
-    App::new(config, store, events, deliveries, pusher, mailer)
+    let pairs = |q: &Option<String>, d: &Option<String>| q.clone().zip(d.clone());
+    let dead_letters: Option<Arc<dyn crate::ports::DeadLetters>> = match (&sqs, uses.dead_letters) {
+        (Some(c), true) => Some(Arc::new(crate::adapters::sqs::SqsDeadLetters::new(
+            c.clone(),
+            pairs(&config.events_queue_url, &config.events_dlq_url),
+            pairs(&config.deliveries_queue_url, &config.deliveries_dlq_url),
+        ))),
+        _ => None,
+    };
+    let sms = uses.sms.then(|| {
+        Arc::new(crate::adapters::sns::SnsSms::new(aws_sdk_sns::Client::new(
+            sdk,
+        )))
+    });
+    let mut app = App::new(config, store, events, deliveries, pusher, mailer);
+    if let Some(s) = sms {
+        app = app.with_sms(s);
+    }
+    if let Some(d) = dead_letters {
+        app = app.with_dead_letters(d);
+    }
+    app
 }
 
 /// The whole application on AWS adapters.

@@ -4,7 +4,9 @@
 use async_trait::async_trait;
 
 use crate::error::{MailError, PushError, QueueError};
-use crate::ports::{Mailer, OutMessage, Pusher, Queue};
+use crate::ports::{
+    DeadLetter, DeadLetters, Mailer, OutMessage, Pusher, Queue, QueueName, Redrive, SmsSender,
+};
 use crate::template::RenderedEmail;
 
 /// Says, if ever called, that this function was built without the port.
@@ -37,5 +39,26 @@ impl Mailer for Disabled {
             "{} is not available in this function",
             self.0
         )))
+    }
+}
+
+#[async_trait]
+impl SmsSender for Disabled {
+    async fn send_sms(&self, _: &str, _: &str) -> Result<String, MailError> {
+        Err(MailError::Temporary(format!(
+            "{} is not available in this function",
+            self.0
+        )))
+    }
+}
+
+#[async_trait]
+impl DeadLetters for Disabled {
+    async fn peek(&self, _: QueueName, _: usize) -> Result<(usize, Vec<DeadLetter>), QueueError> {
+        Err(QueueError(format!("{} are not configured", self.0)))
+    }
+
+    async fn redrive(&self, _: QueueName) -> Result<Redrive, QueueError> {
+        Err(QueueError(format!("{} are not configured", self.0)))
     }
 }

@@ -9,4 +9,5 @@ pub mod dynamo;
 pub mod embedded;
 pub mod keys;
 pub mod ses;
+pub mod sns;
 pub mod sqs;

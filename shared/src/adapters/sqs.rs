@@ -2,10 +2,12 @@
 
 use async_trait::async_trait;
 use aws_sdk_sqs::error::DisplayErrorContext;
-use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use aws_sdk_sqs::types::{
+    MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
+};
 
 use crate::error::QueueError;
-use crate::ports::{OutMessage, Queue};
+use crate::ports::{DeadLetter, DeadLetters, OutMessage, Queue, QueueName, Redrive};
 
 /// SQS takes at most ten messages per batch call.
 const BATCH: usize = 10;
@@ -82,5 +84,186 @@ impl Queue for SqsQueue {
             }
         }
         Ok(())
+    }
+}
+
+/// Dead-letter queues on SQS: a peek without consuming, and a redrive.
+pub struct SqsDeadLetters {
+    client: aws_sdk_sqs::Client,
+    /// (source queue URL, its DLQ URL) for events and deliveries.
+    events: Option<(String, String)>,
+    deliveries: Option<(String, String)>,
+}
+
+impl SqsDeadLetters {
+    pub fn new(
+        client: aws_sdk_sqs::Client,
+        events: Option<(String, String)>,
+        deliveries: Option<(String, String)>,
+    ) -> Self {
+        Self {
+            client,
+            events,
+            deliveries,
+        }
+    }
+
+    fn urls(&self, q: QueueName) -> Result<&(String, String), QueueError> {
+        match q {
+            QueueName::Events => self.events.as_ref(),
+            QueueName::Deliveries => self.deliveries.as_ref(),
+        }
+        .ok_or_else(|| QueueError(format!("the {q:?} dead-letter queue is not configured (EVENTS_DLQ_URL / DELIVERIES_DLQ_URL)")))
+    }
+
+    async fn arn(&self, url: &str) -> Result<String, QueueError> {
+        let out = self
+            .client
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .map_err(|e| QueueError(DisplayErrorContext(&e).to_string()))?;
+        out.attributes()
+            .and_then(|a| a.get(&QueueAttributeName::QueueArn))
+            .cloned()
+            .ok_or_else(|| QueueError("no QueueArn".into()))
+    }
+
+    /// Receive, re-send, delete: what StartMessageMoveTask does, for
+    /// endpoints that lack it (moto, some emulators).
+    async fn move_by_hand(&self, source: &str, dlq: &str) -> Result<usize, QueueError> {
+        let err = |e: String| QueueError(e);
+        let mut moved = 0;
+        loop {
+            let got = self
+                .client
+                .receive_message()
+                .queue_url(dlq)
+                .max_number_of_messages(10)
+                .visibility_timeout(30)
+                .send()
+                .await
+                .map_err(|e| err(DisplayErrorContext(&e).to_string()))?;
+            let msgs = got.messages.unwrap_or_default();
+            if msgs.is_empty() {
+                return Ok(moved);
+            }
+            let entries = msgs
+                .iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(m.body().unwrap_or_default())
+                        .build()
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| err(e.to_string()))?;
+            let sent = self
+                .client
+                .send_message_batch()
+                .queue_url(source)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| err(DisplayErrorContext(&e).to_string()))?;
+            for (i, m) in msgs.iter().enumerate() {
+                // Only what reached the source queue leaves the DLQ.
+                if sent.failed().iter().any(|f| f.id() == i.to_string()) {
+                    continue;
+                }
+                self.client
+                    .delete_message()
+                    .queue_url(dlq)
+                    .receipt_handle(m.receipt_handle().unwrap_or_default())
+                    .send()
+                    .await
+                    .map_err(|e| err(DisplayErrorContext(&e).to_string()))?;
+                moved += 1;
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl DeadLetters for SqsDeadLetters {
+    async fn peek(
+        &self,
+        queue: QueueName,
+        limit: usize,
+    ) -> Result<(usize, Vec<DeadLetter>), QueueError> {
+        let (_, dlq) = self.urls(queue)?;
+        let attrs = self
+            .client
+            .get_queue_attributes()
+            .queue_url(dlq)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await
+            .map_err(|e| QueueError(DisplayErrorContext(&e).to_string()))?;
+        let count = attrs
+            .attributes()
+            .and_then(|a| a.get(&QueueAttributeName::ApproximateNumberOfMessages))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        // A zero visibility timeout leaves them where they are.
+        let got = self
+            .client
+            .receive_message()
+            .queue_url(dlq)
+            .max_number_of_messages(limit.clamp(1, 10) as i32)
+            .visibility_timeout(0)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .send()
+            .await
+            .map_err(|e| QueueError(DisplayErrorContext(&e).to_string()))?;
+        let letters = got
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| {
+                let attr =
+                    |k: MessageSystemAttributeName| m.attributes().and_then(|a| a.get(&k)).cloned();
+                DeadLetter {
+                    id: m.message_id().unwrap_or_default().to_owned(),
+                    body: m.body().unwrap_or_default().to_owned(),
+                    receive_count: attr(MessageSystemAttributeName::ApproximateReceiveCount)
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0),
+                    sent_at: attr(MessageSystemAttributeName::SentTimestamp)
+                        .and_then(|v| v.parse::<i64>().ok())
+                        .and_then(chrono::DateTime::from_timestamp_millis),
+                }
+            })
+            .collect();
+        Ok((count, letters))
+    }
+
+    async fn redrive(&self, queue: QueueName) -> Result<Redrive, QueueError> {
+        let (source, dlq) = self.urls(queue)?;
+        let (source_arn, dlq_arn) = (self.arn(source).await?, self.arn(dlq).await?);
+        match self
+            .client
+            .start_message_move_task()
+            .source_arn(&dlq_arn)
+            .destination_arn(&source_arn)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Redrive {
+                moved: None,
+                task: out.task_handle().map(str::to_owned),
+            }),
+            Err(e) => {
+                tracing::info!(error = %DisplayErrorContext(&e), "StartMessageMoveTask unavailable; moving the messages one by one");
+                let moved = self.move_by_hand(source, dlq).await?;
+                Ok(Redrive {
+                    moved: Some(moved),
+                    task: None,
+                })
+            }
+        }
     }
 }

@@ -25,13 +25,10 @@ pub enum Delivered {
     },
     /// The user had no open connection: the inbox and sync will serve it.
     NoConnection,
-    Emailed {
-        message_id: String,
-    },
-    /// The mail provider refused this message for good; recorded, not retried.
-    EmailRejected {
-        reason: String,
-    },
+    /// Email or SMS accepted by the provider.
+    Sent { message_id: String },
+    /// The provider refused this message for good; recorded, not retried.
+    Rejected { reason: String },
 }
 
 pub async fn deliver_job(app: &App, body: &str) -> Result<Delivered, MessageError> {
@@ -51,6 +48,13 @@ pub async fn deliver_job(app: &App, body: &str) -> Result<Delivered, MessageErro
             ..
         } => {
             tracing::info_span!("delivery", channel = "email", user_id = %user_id, notification_id = %notification_id)
+        }
+        DeliveryJob::Sms {
+            user_id,
+            notification_id,
+            ..
+        } => {
+            tracing::info_span!("delivery", channel = "sms", user_id = %user_id, notification_id = %notification_id)
         }
     };
     deliver(app, job).instrument(span).await
@@ -189,47 +193,74 @@ async fn deliver(app: &App, job: DeliveryJob) -> Result<Delivered, MessageError>
             notification_id,
             to,
             content,
-        } => match app.mailer.send(&to, &content).await {
-            Ok(message_id) => {
-                record(
-                    app,
-                    &user_id,
-                    &notification_id,
-                    Channel::Email,
-                    DeliveryStatus::Delivered,
-                    None,
-                    Some(message_id.clone()),
-                )
-                .await?;
-                Ok(Delivered::Emailed { message_id })
-            }
-            Err(MailError::Rejected(reason)) => {
-                tracing::error!(%reason, "email rejected; not retried");
-                record(
-                    app,
-                    &user_id,
-                    &notification_id,
-                    Channel::Email,
-                    DeliveryStatus::Failed,
-                    Some(reason.clone()),
-                    None,
-                )
-                .await?;
-                Ok(Delivered::EmailRejected { reason })
-            }
-            Err(MailError::Temporary(reason)) => {
-                record(
-                    app,
-                    &user_id,
-                    &notification_id,
-                    Channel::Email,
-                    DeliveryStatus::Failed,
-                    Some(reason.clone()),
-                    None,
-                )
-                .await?;
-                Err(MessageError::Retry(format!("email: {reason}")))
-            }
-        },
+        } => {
+            let sent = app.mailer.send(&to, &content).await;
+            outcome(app, &user_id, &notification_id, Channel::Email, sent).await
+        }
+        DeliveryJob::Sms {
+            user_id,
+            notification_id,
+            to,
+            text,
+        } => {
+            let sent = app.sms.send_sms(&to, &text).await;
+            outcome(app, &user_id, &notification_id, Channel::Sms, sent).await
+        }
+    }
+}
+
+/// Records what the mail or SMS provider said; a temporary failure goes back
+/// to the queue, a permanent one is recorded and not retried.
+async fn outcome(
+    app: &App,
+    user_id: &str,
+    notification_id: &str,
+    channel: Channel,
+    sent: Result<String, MailError>,
+) -> Result<Delivered, MessageError> {
+    match sent {
+        Ok(message_id) => {
+            record(
+                app,
+                user_id,
+                notification_id,
+                channel,
+                DeliveryStatus::Delivered,
+                None,
+                Some(message_id.clone()),
+            )
+            .await?;
+            Ok(Delivered::Sent { message_id })
+        }
+        Err(MailError::Rejected(reason)) => {
+            tracing::error!(%reason, channel = channel.as_str(), "rejected by the provider; not retried");
+            record(
+                app,
+                user_id,
+                notification_id,
+                channel,
+                DeliveryStatus::Failed,
+                Some(reason.clone()),
+                None,
+            )
+            .await?;
+            Ok(Delivered::Rejected { reason })
+        }
+        Err(MailError::Temporary(reason)) => {
+            record(
+                app,
+                user_id,
+                notification_id,
+                channel,
+                DeliveryStatus::Failed,
+                Some(reason.clone()),
+                None,
+            )
+            .await?;
+            Err(MessageError::Retry(format!(
+                "{}: {reason}",
+                channel.as_str()
+            )))
+        }
     }
 }

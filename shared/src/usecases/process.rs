@@ -46,11 +46,6 @@ async fn process(
     let prefs = app.store.preferences(&event.user_id).await?;
     let category = event.kind.category();
     let in_app = prefs.enabled(category, Channel::InApp);
-    let email_on = prefs.enabled(category, Channel::Email);
-    let email_to = event
-        .recipient_email()
-        .or(prefs.email.as_deref())
-        .map(str::to_owned);
     let templates = app.templates.get(app.store.as_ref()).await?;
 
     let mut claim = EventClaim {
@@ -123,36 +118,54 @@ async fn process(
         });
         channels.push(Channel::InApp);
     }
-    if email_on {
-        match email_to {
-            Some(to) => {
-                let content = templates
-                    .render_email(event)
-                    .map_err(|e| MessageError::Poison(e.to_string()))?;
-                jobs.push(DeliveryJob::Email {
+    // Email and SMS need an address: from the event, else the user's own.
+    let outside = [
+        (
+            Channel::Email,
+            event.recipient_email().or(prefs.email.as_deref()),
+            "no email address in the event or the user's preferences",
+        ),
+        (
+            Channel::Sms,
+            event.recipient_phone().or(prefs.phone.as_deref()),
+            "no phone number in the event or the user's preferences",
+        ),
+    ];
+    for (channel, address, missing) in outside {
+        if !prefs.enabled(category, channel) {
+            continue;
+        }
+        let Some(to) = address.map(str::to_owned) else {
+            app.store
+                .record_delivery(&DeliveryRecord {
                     user_id: event.user_id.clone(),
                     notification_id: claim.notification_id.clone(),
-                    to,
-                    content,
-                });
-                channels.push(Channel::Email);
-            }
-            None => {
-                app.store
-                    .record_delivery(&DeliveryRecord {
-                        user_id: event.user_id.clone(),
-                        notification_id: claim.notification_id.clone(),
-                        channel: Channel::Email,
-                        status: DeliveryStatus::Skipped,
-                        reason: Some(
-                            "no email address in the event or the user's preferences".into(),
-                        ),
-                        detail: None,
-                        at: now,
-                    })
-                    .await?;
-            }
-        }
+                    channel,
+                    status: DeliveryStatus::Skipped,
+                    reason: Some(missing.into()),
+                    detail: None,
+                    at: now,
+                })
+                .await?;
+            continue;
+        };
+        let poison = |e: crate::template::RenderError| MessageError::Poison(e.to_string());
+        let (user_id, notification_id) = (event.user_id.clone(), claim.notification_id.clone());
+        jobs.push(match channel {
+            Channel::Sms => DeliveryJob::Sms {
+                user_id,
+                notification_id,
+                to,
+                text: templates.render_sms(event).map_err(poison)?,
+            },
+            _ => DeliveryJob::Email {
+                user_id,
+                notification_id,
+                to,
+                content: templates.render_email(event).map_err(poison)?,
+            },
+        });
+        channels.push(channel);
     }
     if !jobs.is_empty() {
         app.deliveries

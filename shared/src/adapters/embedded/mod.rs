@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use outbox::{OutboxMailer, SentEmail};
-pub use queue::{EmbeddedQueue, QueuedMessage};
+pub use queue::{EmbeddedDeadLetters, EmbeddedQueue, QueuedMessage};
 pub use store::EmbeddedStore;
 
 use crate::error::StoreError;

@@ -19,6 +19,9 @@ const OUTBOX_PK: &str = "OUTBOX";
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SentEmail {
+    /// `email` or `sms`.
+    #[serde(default = "email_channel")]
+    pub channel: String,
     pub message_id: String,
     pub from: String,
     pub to: String,
@@ -27,6 +30,10 @@ pub struct SentEmail {
     pub html: String,
     pub sent_at: DateTime<Utc>,
     pub file: String,
+}
+
+fn email_channel() -> String {
+    "email".into()
 }
 
 #[derive(Clone)]
@@ -84,6 +91,7 @@ impl Mailer for OutboxMailer {
         let message_id = crate::ids::new_id();
         let file = self.dir.join(format!("{message_id}.eml"));
         let sent = SentEmail {
+            channel: email_channel(),
             message_id: message_id.clone(),
             from: self.from.clone(),
             to: to.to_owned(),
@@ -97,6 +105,36 @@ impl Mailer for OutboxMailer {
             .await
             .map_err(|e| MailError::Temporary(e.to_string()))?;
         tokio::fs::write(&file, eml(&sent))
+            .await
+            .map_err(|e| MailError::Temporary(e.to_string()))?;
+        let k = super::kv::key(OUTBOX_PK, &message_id);
+        write(&self.db, ITEMS, false, move |t| put(t, &k, &sent))
+            .await
+            .map_err(|e| MailError::Temporary(e.to_string()))?;
+        Ok(message_id)
+    }
+}
+
+#[async_trait]
+impl crate::ports::SmsSender for OutboxMailer {
+    async fn send_sms(&self, to: &str, text: &str) -> Result<String, MailError> {
+        let message_id = crate::ids::new_id();
+        let file = self.dir.join(format!("{message_id}.sms.txt"));
+        let sent = SentEmail {
+            channel: "sms".into(),
+            message_id: message_id.clone(),
+            from: "SMS".into(),
+            to: to.to_owned(),
+            subject: String::new(),
+            text: text.to_owned(),
+            html: String::new(),
+            sent_at: Utc::now(),
+            file: file.display().to_string(),
+        };
+        tokio::fs::create_dir_all(&self.dir)
+            .await
+            .map_err(|e| MailError::Temporary(e.to_string()))?;
+        tokio::fs::write(&file, format!("To: {to}\n\n{text}\n"))
             .await
             .map_err(|e| MailError::Temporary(e.to_string()))?;
         let k = super::kv::key(OUTBOX_PK, &message_id);

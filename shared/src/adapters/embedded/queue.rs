@@ -64,7 +64,13 @@ fn now_ms() -> i64 {
 
 /// Writes every send that is waiting in one durable transaction, then
 /// publishes the messages and answers their senders.
-fn committer(db: Arc<Database>, name: Arc<str>, pending: Pending, wake: Arc<Notify>, rx: mpsc::Receiver<SendRequest>) {
+fn committer(
+    db: Arc<Database>,
+    name: Arc<str>,
+    pending: Pending,
+    wake: Arc<Notify>,
+    rx: mpsc::Receiver<SendRequest>,
+) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while let Ok(more) = rx.try_recv() {
@@ -75,7 +81,8 @@ fn committer(db: Arc<Database>, name: Arc<str>, pending: Pending, wake: Arc<Noti
         }
         let result = (|| -> Result<(), StoreError> {
             let mut tx = db.begin_write().map_err(err)?;
-            tx.set_durability(Durability::Immediate).map_err(|e| StoreError::Backend(e.to_string()))?;
+            tx.set_durability(Durability::Immediate)
+                .map_err(|e| StoreError::Backend(e.to_string()))?;
             {
                 let mut t = tx.open_table(QUEUE).map_err(err)?;
                 for (msgs, _) in &batch {
@@ -103,7 +110,12 @@ fn committer(db: Arc<Database>, name: Arc<str>, pending: Pending, wake: Arc<Noti
 }
 
 impl EmbeddedQueue {
-    pub(super) fn new(db: Arc<Database>, name: &str, visibility: Duration, max_receives: u32) -> Self {
+    pub(super) fn new(
+        db: Arc<Database>,
+        name: &str,
+        visibility: Duration,
+        max_receives: u32,
+    ) -> Self {
         let name: Arc<str> = name.into();
         // Everything not yet deleted is pending again after a restart:
         // in-flight work that a crash interrupted is simply redelivered.
@@ -111,13 +123,15 @@ impl EmbeddedQueue {
             let tx = db.begin_read().map_err(err)?;
             let t = tx.open_table(QUEUE).map_err(err)?;
             let (start, end) = partition(&name);
-            Ok(scan::<QueuedMessage>(&t, &start, &end, false, |_, _| true, usize::MAX)?
-                .into_iter()
-                .map(|(_, mut m)| {
-                    m.visible_at_ms = m.visible_at_ms.min(now_ms());
-                    (m.id.clone(), m)
-                })
-                .collect())
+            Ok(
+                scan::<QueuedMessage>(&t, &start, &end, false, |_, _| true, usize::MAX)?
+                    .into_iter()
+                    .map(|(_, mut m)| {
+                        m.visible_at_ms = m.visible_at_ms.min(now_ms());
+                        (m.id.clone(), m)
+                    })
+                    .collect(),
+            )
         })()
         .unwrap_or_default();
         let pending: Pending = Arc::new(Mutex::new(loaded));
@@ -220,7 +234,13 @@ impl EmbeddedQueue {
     /// Time until the next invisible or delayed message shows up.
     pub async fn next_visible_in(&self) -> Result<Option<Duration>, QueueError> {
         let now = now_ms();
-        let soonest = self.pending.lock().expect("queue index").values().map(|m| m.visible_at_ms).min();
+        let soonest = self
+            .pending
+            .lock()
+            .expect("queue index")
+            .values()
+            .map(|m| m.visible_at_ms)
+            .min();
         Ok(soonest.map(|at| Duration::from_millis((at - now).max(0) as u64)))
     }
 
@@ -233,7 +253,12 @@ impl EmbeddedQueue {
         let dlq = self.dlq.clone();
         read(&self.db, QUEUE, move |t| {
             let (start, end) = partition(&dlq);
-            Ok(scan::<QueuedMessage>(t, &start, &end, false, |_, _| true, usize::MAX)?.into_iter().map(|(_, m)| m).collect())
+            Ok(
+                scan::<QueuedMessage>(t, &start, &end, false, |_, _| true, usize::MAX)?
+                    .into_iter()
+                    .map(|(_, m)| m)
+                    .collect(),
+            )
         })
         .await
         .map_err(q)
@@ -294,9 +319,57 @@ impl Queue for EmbeddedQueue {
             })
             .collect();
         let (tx, rx) = oneshot::channel();
-        self.sends.send((msgs, tx)).map_err(|_| QueueError("the queue is shut down".into()))?;
+        self.sends
+            .send((msgs, tx))
+            .map_err(|_| QueueError("the queue is shut down".into()))?;
         rx.await
             .map_err(|_| QueueError("the queue committer stopped".into()))?
             .map_err(QueueError)
+    }
+}
+
+/// The local stack's dead-letter lists, behind the same port as SQS's.
+pub struct EmbeddedDeadLetters {
+    pub events: EmbeddedQueue,
+    pub deliveries: EmbeddedQueue,
+}
+
+#[async_trait]
+impl crate::ports::DeadLetters for EmbeddedDeadLetters {
+    async fn peek(
+        &self,
+        queue: crate::ports::QueueName,
+        limit: usize,
+    ) -> Result<(usize, Vec<crate::ports::DeadLetter>), QueueError> {
+        let q = match queue {
+            crate::ports::QueueName::Events => &self.events,
+            crate::ports::QueueName::Deliveries => &self.deliveries,
+        };
+        let all = q.dead_letters().await?;
+        let letters = all
+            .iter()
+            .take(limit)
+            .map(|m| crate::ports::DeadLetter {
+                id: m.id.clone(),
+                body: m.body.clone(),
+                receive_count: m.receive_count,
+                sent_at: chrono::DateTime::from_timestamp_millis(m.sent_at_ms),
+            })
+            .collect();
+        Ok((all.len(), letters))
+    }
+
+    async fn redrive(
+        &self,
+        queue: crate::ports::QueueName,
+    ) -> Result<crate::ports::Redrive, QueueError> {
+        let q = match queue {
+            crate::ports::QueueName::Events => &self.events,
+            crate::ports::QueueName::Deliveries => &self.deliveries,
+        };
+        Ok(crate::ports::Redrive {
+            moved: Some(q.redrive().await?),
+            task: None,
+        })
     }
 }
