@@ -169,6 +169,8 @@ impl TestEnv {
             table_name: table,
             events_queue_url: Some(events.url.clone()),
             deliveries_queue_url: Some(deliveries.url.clone()),
+            events_dlq_url: Some(events.dlq_url.clone()),
+            deliveries_dlq_url: Some(deliveries.dlq_url.clone()),
             ws_endpoint: Some(mgmt.endpoint()),
             email_from: Some(FROM.into()),
             events_api_key: Some(API_KEY.into()),

@@ -6,7 +6,10 @@ use serde_json::{Value, json};
 use super::{ApiError, Call};
 use crate::event::EventType;
 use crate::model::Channel;
-use crate::template::{TemplateBody, TemplateOverride, Templates, validate_override};
+use crate::ports::QueueName;
+use crate::template::{
+    TemplateBody, TemplateOverride, Templates, sample_event, sms_length, validate_override,
+};
 use crate::usecases::admin::{SendError, SendRequest, send as queue_send};
 use crate::usecases::stats::{stats as load_stats, window};
 
@@ -31,6 +34,75 @@ fn type_and_channel(call: &Call) -> Result<(EventType, Channel), ApiError> {
     Ok((kind, channel))
 }
 
+/// What a template renders for its type's sample data, per channel.
+fn rendered(templates: &Templates, kind: EventType, channel: Channel) -> Value {
+    let event = sample_event(kind);
+    let show = |r: Result<Value, crate::template::RenderError>| {
+        r.unwrap_or_else(|e| json!({"error": e.to_string()}))
+    };
+    match channel {
+        Channel::InApp => show(templates.render_in_app(&event).map(|r| {
+            json!({"title": r.title, "message": r.message, "actionUrl": r.action_url, "actionText": r.action_text, "priority": r.priority})
+        })),
+        Channel::Email => show(templates.render_email(&event).map(|r| json!(r))),
+        Channel::Sms => show(templates.render_sms(&event).map(|text| json!({"text": text, "length": sms_length(&text)}))),
+    }
+}
+
+/// Renders a template that is not saved, for the console's editor: the same
+/// checks as saving, and the result for the type's sample data.
+pub async fn preview_template(call: &Call<'_>) -> Out {
+    let (kind, channel) = type_and_channel(call)?;
+    let body = TemplateBody::parse(channel, call.body)?;
+    validate_override(kind, &body)?;
+    let templates = Templates::compile(&[TemplateOverride {
+        kind,
+        channel,
+        body,
+        updated_at: Utc::now(),
+    }]);
+    Ok((
+        200,
+        Some(
+            json!({"sample": kind.sample_data(), "rendered": rendered(&templates, kind, channel)}),
+        ),
+    ))
+}
+
+pub async fn dead_letters(call: &Call<'_>) -> Out {
+    let mut queues = Vec::new();
+    for q in [QueueName::Events, QueueName::Deliveries] {
+        let (count, messages) = call
+            .app
+            .dead_letters
+            .peek(q, 10)
+            .await
+            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        queues.push(json!({"queue": q, "count": count, "messages": messages}));
+    }
+    Ok((200, Some(json!({"queues": queues}))))
+}
+
+pub async fn redrive(call: &Call<'_>) -> Out {
+    let q = QueueName::parse(&call.params[0]).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "no queue `{}`; use events or deliveries",
+            call.params[0]
+        ))
+    })?;
+    let r = call
+        .app
+        .dead_letters
+        .redrive(q)
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    tracing::info!(queue = ?q, moved = ?r.moved, task = ?r.task, "dead letters redriven");
+    Ok((
+        202,
+        Some(json!({"queue": q, "moved": r.moved, "task": r.task})),
+    ))
+}
+
 pub async fn list_templates(call: &Call<'_>) -> Out {
     // Read fresh, not from the worker's cache: admins see what they saved.
     let overrides = call.app.store.template_overrides().await?;
@@ -50,6 +122,7 @@ pub async fn list_templates(call: &Call<'_>) -> Out {
                 "updatedAt": updated,
                 "template": body,
                 "variables": kind.data_fields(),
+                "preview": rendered(&compiled, kind, channel),
             }));
         }
     }

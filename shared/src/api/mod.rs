@@ -29,7 +29,10 @@ pub enum RouteId {
     ListTemplates,
     PutTemplate,
     DeleteTemplate,
+    PreviewTemplate,
     Stats,
+    DeadLetters,
+    Redrive,
 }
 
 pub struct Route {
@@ -114,7 +117,25 @@ pub const ROUTES: &[Route] = &[
         RouteId::DeleteTemplate,
         true,
     ),
+    route(
+        Method::POST,
+        "/admin/templates/{type}/{channel}/preview",
+        RouteId::PreviewTemplate,
+        true,
+    ),
     route(Method::GET, "/admin/stats", RouteId::Stats, true),
+    route(
+        Method::GET,
+        "/admin/dead-letters",
+        RouteId::DeadLetters,
+        true,
+    ),
+    route(
+        Method::POST,
+        "/admin/dead-letters/{queue}/redrive",
+        RouteId::Redrive,
+        true,
+    ),
 ];
 
 fn matches(pattern: &str, path: &str) -> Option<Vec<String>> {
@@ -243,7 +264,10 @@ async fn dispatch(app: &App, req: Request<Vec<u8>>) -> Result<(u16, Option<Value
         RouteId::ListTemplates => admin::list_templates(&call).await,
         RouteId::PutTemplate => admin::put_template(&call).await,
         RouteId::DeleteTemplate => admin::delete_template(&call).await,
+        RouteId::PreviewTemplate => admin::preview_template(&call).await,
         RouteId::Stats => admin::stats(&call).await,
+        RouteId::DeadLetters => admin::dead_letters(&call).await,
+        RouteId::Redrive => admin::redrive(&call).await,
     }
 }
 
