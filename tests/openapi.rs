@@ -63,3 +63,23 @@ fn the_reader_sees_every_operation() {
         ]
     );
 }
+
+#[test]
+fn the_sam_template_routes_exactly_the_same_paths() {
+    let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/template.yaml")).expect("infra/template.yaml");
+    let mut routed = BTreeSet::new();
+    let mut path: Option<String> = None;
+    for line in template.lines() {
+        for part in line.split([',', '{', '}']) {
+            let part = part.trim();
+            if let Some(p) = part.strip_prefix("Path:") {
+                path = Some(p.trim().trim_matches('"').to_owned());
+            } else if let Some(m) = part.strip_prefix("Method:") {
+                routed.insert((m.trim().to_uppercase(), path.take().expect("a Path before each Method")));
+            }
+        }
+    }
+    let mut served: BTreeSet<(String, String)> = shared::api::ROUTES.iter().map(|r| (r.method.to_string(), r.path.to_owned())).collect();
+    served.insert(("POST".into(), "/events".into()));
+    assert_eq!(routed, served, "HttpApi events in infra/template.yaml vs the router");
+}
