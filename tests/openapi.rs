@@ -67,16 +67,22 @@ fn the_reader_sees_every_operation() {
 #[test]
 fn the_sam_template_routes_exactly_the_same_paths() {
     let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/template.yaml")).expect("infra/template.yaml");
+    // The value after `key:` on a line: quoted, or up to a comma, space or brace.
+    fn value_after<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+        let rest = line[line.find(key)? + key.len()..].trim_start();
+        match rest.strip_prefix('"') {
+            Some(q) => q.split('"').next(),
+            None => rest.split([',', ' ', '}']).next(),
+        }
+    }
     let mut routed = BTreeSet::new();
     let mut path: Option<String> = None;
     for line in template.lines() {
-        for part in line.split([',', '{', '}']) {
-            let part = part.trim();
-            if let Some(p) = part.strip_prefix("Path:") {
-                path = Some(p.trim().trim_matches('"').to_owned());
-            } else if let Some(m) = part.strip_prefix("Method:") {
-                routed.insert((m.trim().to_uppercase(), path.take().expect("a Path before each Method")));
-            }
+        if let Some(p) = value_after(line, "Path:") {
+            path = Some(p.to_owned());
+        }
+        if let Some(m) = value_after(line, "Method:") {
+            routed.insert((m.to_uppercase(), path.take().expect("a Path before each Method")));
         }
     }
     let mut served: BTreeSet<(String, String)> = shared::api::ROUTES.iter().map(|r| (r.method.to_string(), r.path.to_owned())).collect();
