@@ -78,10 +78,10 @@ fn the_sam_template_routes_exactly_the_same_paths() {
     let mut routed = BTreeSet::new();
     let mut path: Option<String> = None;
     for line in template.lines() {
-        if let Some(p) = value_after(line, "Path:") {
+        if let Some(p) = value_after(line, " Path:") {
             path = Some(p.to_owned());
         }
-        if let Some(m) = value_after(line, "Method:") {
+        if let Some(m) = value_after(line, " Method:") {
             routed.insert((m.to_uppercase(), path.take().expect("a Path before each Method")));
         }
     }
