@@ -66,7 +66,11 @@ fn the_reader_sees_every_operation() {
 
 #[test]
 fn the_sam_template_routes_exactly_the_same_paths() {
-    let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/template.yaml")).expect("infra/template.yaml");
+    let template = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../infra/template.yaml"
+    ))
+    .expect("infra/template.yaml");
     // The value after `key:` on a line: quoted, or up to a comma, space or brace.
     fn value_after<'a>(line: &'a str, key: &str) -> Option<&'a str> {
         let rest = line[line.find(key)? + key.len()..].trim_start();
@@ -82,10 +86,19 @@ fn the_sam_template_routes_exactly_the_same_paths() {
             path = Some(p.to_owned());
         }
         if let Some(m) = value_after(line, " Method:") {
-            routed.insert((m.to_uppercase(), path.take().expect("a Path before each Method")));
+            routed.insert((
+                m.to_uppercase(),
+                path.take().expect("a Path before each Method"),
+            ));
         }
     }
-    let mut served: BTreeSet<(String, String)> = shared::api::ROUTES.iter().map(|r| (r.method.to_string(), r.path.to_owned())).collect();
+    let mut served: BTreeSet<(String, String)> = shared::api::ROUTES
+        .iter()
+        .map(|r| (r.method.to_string(), r.path.to_owned()))
+        .collect();
     served.insert(("POST".into(), "/events".into()));
-    assert_eq!(routed, served, "HttpApi events in infra/template.yaml vs the router");
+    assert_eq!(
+        routed, served,
+        "HttpApi events in infra/template.yaml vs the router"
+    );
 }

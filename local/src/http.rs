@@ -148,6 +148,9 @@ impl Site {
             ("GET", "/notify-client.js") => {
                 asset("text/javascript; charset=utf-8", crate::web::CLIENT)
             }
+            ("GET", "/admin" | "/admin.html") => {
+                asset("text/html; charset=utf-8", crate::web::ADMIN)
+            }
             ("GET", "/health") => json_resp(200, json!({"status": "ok"})),
             ("GET", "/dev/config") => json_resp(
                 200,

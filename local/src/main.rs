@@ -21,6 +21,8 @@ OPTIONS:
   --max-message-bytes N  largest WebSocket frame (closes with 1009)  [131072]
   --idle-timeout-secs N  close idle connections after N seconds      [600]
   --max-connection-secs N  close every connection after N seconds    [7200]
+  --retry-after-ms N     visibility timeout of the queues            [10000]
+  --max-receives N       receives before a message is dead-lettered  [3]
   -h, --help             this text
 
 ENVIRONMENT (dev defaults in brackets):
@@ -60,6 +62,10 @@ fn parse(mut opts: Options) -> Result<Option<Options>, String> {
             "--max-connection-secs" => {
                 opts.limits.max_lifetime = std::time::Duration::from_secs(num(&arg, value(&arg)?)?)
             }
+            "--retry-after-ms" => {
+                opts.visibility_timeout = std::time::Duration::from_millis(num(&arg, value(&arg)?)?)
+            }
+            "--max-receives" => opts.max_receives = num(&arg, value(&arg)?)? as u32,
             other => return Err(format!("unknown option `{other}`; see --help")),
         }
     }

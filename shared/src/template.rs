@@ -442,6 +442,9 @@ pub fn validate_override(kind: EventType, body: &TemplateBody) -> Result<(), Val
     let mut allowed: HashSet<&str> = kind.data_fields().iter().copied().collect();
     allowed.extend(["data", "userId", "event"]);
     let env = new_env();
+    // Built-in functions (range, dict, namespace) look like variables too.
+    let globals: HashSet<String> = env.globals().map(|(k, _)| k.to_owned()).collect();
+    allowed.extend(globals.iter().map(String::as_str));
     for (field, src) in body.fields() {
         if src.len() > MAX_TEMPLATE_BYTES {
             return Err(ValidationError::new(
@@ -639,6 +642,12 @@ mod tests {
         assert_eq!(e.field, "title");
         assert!(e.message.contains("`status`"), "{}", e.message);
         validate_override(EventType::OrderStatusChanged, &body("{{ status }}")).unwrap();
+        // Built-in functions are not unknown variables.
+        validate_override(
+            EventType::OrderCreated,
+            &body("{% for i in range(3) %}{{ i }}{% endfor %}"),
+        )
+        .unwrap();
     }
 
     #[test]

@@ -11,7 +11,7 @@ const root = resolve(import.meta.dirname, "../..");
 export async function startStack() {
   const bin = process.env.LOCAL_BIN || join(root, "target/debug/local");
   const dataDir = mkdtempSync(join(tmpdir(), "notify-browser-"));
-  const child = spawn(bin, ["--http-port", "0", "--ws-port", "0", "--data-dir", dataDir], {
+  const child = spawn(bin, ["--http-port", "0", "--ws-port", "0", "--data-dir", dataDir, "--retry-after-ms", "200", "--max-receives", "2"], {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, RUST_LOG: "warn" },
   });
