@@ -1,13 +1,19 @@
 //! One adapter per outside service, each implementing a port, and the
 //! embedded ones the local stack runs on.
 
+#[cfg(feature = "aws")]
 pub mod apigw;
+#[cfg(feature = "aws")]
 pub mod aws;
 pub mod disabled;
+#[cfg(feature = "aws")]
 pub mod dynamo;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 pub mod keys;
+#[cfg(feature = "aws")]
 pub mod ses;
+#[cfg(feature = "aws")]
 pub mod sns;
+#[cfg(feature = "aws")]
 pub mod sqs;

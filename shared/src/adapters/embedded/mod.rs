@@ -25,10 +25,17 @@ pub struct Embedded {
 impl Embedded {
     /// Opens (or creates) `dir/notify.redb`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with_cache(dir, 64 << 20)
+    }
+
+    /// redb's default page cache is 1 GiB; the local stack does not need it.
+    pub fn open_with_cache(dir: &Path, cache_bytes: usize) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Backend(format!("create {}: {e}", dir.display())))?;
         let path = dir.join("notify.redb");
-        let db = redb::Database::create(&path)
+        let db = redb::Database::builder()
+            .set_cache_size(cache_bytes)
+            .create(&path)
             .map_err(|e| StoreError::Backend(format!("open {}: {e}", path.display())))?;
         let e = Self { db: Arc::new(db) };
         kv::init(&e.db)?;
