@@ -159,6 +159,21 @@ pub struct Page {
     pub next: Option<String>,
 }
 
+impl Page {
+    /// Stores read one item more than the page holds: if it came, there is a
+    /// next page, which starts after the page's last item.
+    pub fn from_overfetch(mut items: Vec<Notification>, limit: usize) -> Self {
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let next = if more {
+            items.last().map(|n| n.id.clone())
+        } else {
+            None
+        };
+        Self { items, next }
+    }
+}
+
 /// Result of marking one notification read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MarkRead {

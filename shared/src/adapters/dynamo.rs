@@ -415,20 +415,13 @@ impl Store for DynamoStore {
             .send()
             .await
             .map_err(backend)?;
-        let mut items = out
+        let items = out
             .items
             .unwrap_or_default()
             .into_iter()
             .map(from_item)
             .collect::<Result<Vec<Notification>, _>>()?;
-        let more = items.len() > limit;
-        items.truncate(limit);
-        let next = if more {
-            items.last().map(|n| n.id.clone())
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        Ok(Page::from_overfetch(items, limit))
     }
 
     async fn mark_read(
@@ -520,14 +513,7 @@ impl Store for DynamoStore {
                 break;
             }
         }
-        let more = items.len() > limit;
-        items.truncate(limit);
-        let next = if more {
-            items.last().map(|n| n.id.clone())
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        Ok(Page::from_overfetch(items, limit))
     }
 
     async fn delete_notification(&self, user_id: &str, id: &str) -> Result<bool, StoreError> {

@@ -52,6 +52,24 @@ impl OutboxMailer {
         }
     }
 
+    /// Writes the message's file and its record; returns its id.
+    async fn keep(
+        &self,
+        sent: SentEmail,
+        file: &Path,
+        contents: String,
+    ) -> Result<String, MailError> {
+        let temp = |e: std::io::Error| MailError::Temporary(e.to_string());
+        tokio::fs::create_dir_all(&self.dir).await.map_err(temp)?;
+        tokio::fs::write(file, contents).await.map_err(temp)?;
+        let id = sent.message_id.clone();
+        let k = super::kv::key(OUTBOX_PK, &id);
+        write(&self.db, ITEMS, false, move |t| put(t, &k, &sent))
+            .await
+            .map_err(|e| MailError::Temporary(e.to_string()))?;
+        Ok(id)
+    }
+
     /// Everything sent, oldest first.
     pub async fn sent(&self) -> Result<Vec<SentEmail>, crate::error::StoreError> {
         read(&self.db, ITEMS, |t| {
@@ -101,17 +119,8 @@ impl Mailer for OutboxMailer {
             sent_at: Utc::now(),
             file: file.display().to_string(),
         };
-        tokio::fs::create_dir_all(&self.dir)
-            .await
-            .map_err(|e| MailError::Temporary(e.to_string()))?;
-        tokio::fs::write(&file, eml(&sent))
-            .await
-            .map_err(|e| MailError::Temporary(e.to_string()))?;
-        let k = super::kv::key(OUTBOX_PK, &message_id);
-        write(&self.db, ITEMS, false, move |t| put(t, &k, &sent))
-            .await
-            .map_err(|e| MailError::Temporary(e.to_string()))?;
-        Ok(message_id)
+        let contents = eml(&sent);
+        self.keep(sent, &file, contents).await
     }
 }
 
@@ -131,16 +140,7 @@ impl crate::ports::SmsSender for OutboxMailer {
             sent_at: Utc::now(),
             file: file.display().to_string(),
         };
-        tokio::fs::create_dir_all(&self.dir)
+        self.keep(sent, &file, format!("To: {to}\n\n{text}\n"))
             .await
-            .map_err(|e| MailError::Temporary(e.to_string()))?;
-        tokio::fs::write(&file, format!("To: {to}\n\n{text}\n"))
-            .await
-            .map_err(|e| MailError::Temporary(e.to_string()))?;
-        let k = super::kv::key(OUTBOX_PK, &message_id);
-        write(&self.db, ITEMS, false, move |t| put(t, &k, &sent))
-            .await
-            .map_err(|e| MailError::Temporary(e.to_string()))?;
-        Ok(message_id)
     }
 }

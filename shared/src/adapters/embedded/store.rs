@@ -182,7 +182,7 @@ impl Store for EmbeddedStore {
         let pk = user_pk(user_id);
         let start = key(&pk, &notif_after(after));
         read(&self.db, ITEMS, move |t| {
-            let mut items: Vec<Notification> = scan(
+            let items: Vec<Notification> = scan(
                 t,
                 &start,
                 &key(&pk, NOTIF_END),
@@ -193,14 +193,7 @@ impl Store for EmbeddedStore {
             .into_iter()
             .map(|(_, n)| n)
             .collect();
-            let more = items.len() > limit;
-            items.truncate(limit);
-            let next = if more {
-                items.last().map(|n| n.id.clone())
-            } else {
-                None
-            };
-            Ok(Page { items, next })
+            Ok(Page::from_overfetch(items, limit))
         })
         .await
     }
@@ -250,7 +243,7 @@ impl Store for EmbeddedStore {
             None => key(&pk, NOTIF_END),
         };
         read(&self.db, ITEMS, move |t| {
-            let mut items: Vec<Notification> = scan(
+            let items: Vec<Notification> = scan(
                 t,
                 &key(&pk, NOTIF_PREFIX),
                 &end,
@@ -261,14 +254,7 @@ impl Store for EmbeddedStore {
             .into_iter()
             .map(|(_, n)| n)
             .collect();
-            let more = items.len() > limit;
-            items.truncate(limit);
-            let next = if more {
-                items.last().map(|n| n.id.clone())
-            } else {
-                None
-            };
-            Ok(Page { items, next })
+            Ok(Page::from_overfetch(items, limit))
         })
         .await
     }
