@@ -29,6 +29,8 @@ pub struct Config {
     pub template_cache_ttl: Duration,
     /// Users per page when a broadcast fans out through the events queue.
     pub broadcast_page_size: usize,
+    /// Records of one SQS batch handled at once (`BATCH_CONCURRENCY`, default 10).
+    pub batch_concurrency: usize,
 }
 
 impl Default for Config {
@@ -68,6 +70,10 @@ impl Config {
                 .and_then(|v| v.parse().ok())
                 .filter(|n| (1..=1000).contains(n))
                 .unwrap_or(100),
+            batch_concurrency: get("BATCH_CONCURRENCY")
+                .and_then(|v| v.parse().ok())
+                .filter(|n| (1..=100).contains(n))
+                .unwrap_or(10),
         }
     }
 

@@ -176,6 +176,11 @@ impl TestEnv {
             events_api_key: Some(API_KEY.into()),
             jwt_secret: Some(SECRET.into()),
             template_cache_ttl: std::time::Duration::ZERO,
+            // moto runs concurrent TransactWriteItems unsafely (a failing one
+            // restores a snapshot of the whole table over the others' writes),
+            // so batches run one record at a time here; the local stack's tests
+            // cover concurrency on a store that isolates transactions.
+            batch_concurrency: 1,
             ..Config::default()
         };
         tweak(&mut config);

@@ -6,5 +6,8 @@ use crate::app::App;
 use crate::usecases::deliver::deliver_job;
 
 pub async fn handle(app: &App, event: SqsEvent) -> SqsBatchResponse {
-    super::sqs::for_each_record(&event, |body| deliver_job(app, body)).await
+    super::sqs::for_each_record(&event, app.config.batch_concurrency, |body| {
+        deliver_job(app, body)
+    })
+    .await
 }

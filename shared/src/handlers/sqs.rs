@@ -9,7 +9,11 @@ use crate::usecases::MessageError;
 
 /// Processes every record concurrently; the response lists only the ids of
 /// the records that failed, so SQS retries exactly those.
-pub async fn for_each_record<'a, F, Fut, T>(event: &'a SqsEvent, f: F) -> SqsBatchResponse
+pub async fn for_each_record<'a, F, Fut, T>(
+    event: &'a SqsEvent,
+    concurrency: usize,
+    f: F,
+) -> SqsBatchResponse
 where
     F: Fn(&'a str) -> Fut,
     Fut: Future<Output = Result<T, MessageError>>,
@@ -40,7 +44,14 @@ where
         }
     });
     let mut response = SqsBatchResponse::default();
-    for id in join_all(runs).await.into_iter().flatten() {
+    // At most `concurrency` records at once, in waves.
+    let mut runs: Vec<_> = runs.collect();
+    let mut done: Vec<Option<String>> = Vec::with_capacity(runs.len());
+    while !runs.is_empty() {
+        let wave: Vec<_> = runs.drain(..concurrency.clamp(1, runs.len())).collect();
+        done.extend(join_all(wave).await);
+    }
+    for id in done.into_iter().flatten() {
         let mut failure = BatchItemFailure::default();
         failure.item_identifier = id;
         response.batch_item_failures.push(failure);

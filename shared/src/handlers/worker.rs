@@ -6,5 +6,8 @@ use crate::app::App;
 use crate::usecases::process::process_event;
 
 pub async fn handle(app: &App, event: SqsEvent) -> SqsBatchResponse {
-    super::sqs::for_each_record(&event, |body| process_event(app, body)).await
+    super::sqs::for_each_record(&event, app.config.batch_concurrency, |body| {
+        process_event(app, body)
+    })
+    .await
 }
