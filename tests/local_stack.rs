@@ -404,3 +404,36 @@ async fn racing_mark_reads_of_the_same_notifications_decrement_once_each() {
     assert_eq!(stack.app.store.unread_count("ivan").await.unwrap(), 5);
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sms_lands_in_the_outbox_beside_email() {
+    let stack = start(temp_dir("sms")).await;
+    let auth = format!("Bearer {}", token(&stack, "uma").await);
+    let (s, b) = http(
+        stack.http_addr,
+        "PUT",
+        "/preferences",
+        &[("authorization", &auth)],
+        Some(r#"{"phone":"+14155550100","channels":{"order":{"sms":true}}}"#),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    post_event(&stack, &order_event("evt_sms_local", "uma")).await;
+    let mut sms = json!(null);
+    for _ in 0..300 {
+        sms = http(stack.http_addr, "GET", "/dev/outbox", &[], None)
+            .await
+            .1["sms"]
+            .clone();
+        if sms.as_array().is_some_and(|a| !a.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(sms[0]["to"], "+14155550100");
+    assert_eq!(
+        sms[0]["text"],
+        "Order o_1 confirmed (49.90 EUR). Thank you!"
+    );
+    stack.stop().await;
+}
