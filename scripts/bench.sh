@@ -9,6 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-}
+tdir=${CARGO_TARGET_DIR:-$PWD/target}
 
 if [ ! -x .venv/bin/moto_server ]; then
   python3 -m venv .venv
@@ -20,7 +21,7 @@ done
 
 if [ "$mode" = --smoke ]; then
   cargo build --quiet -p ws-connect -p sender -p local -p bench
-  BENCH_BIN_DIR=target/debug target/debug/bench all --quick
+  BENCH_BIN_DIR="$tdir/debug" "$tdir/debug/bench" all --quick
   exit 0
 fi
 
@@ -37,4 +38,4 @@ PATH="$PWD/.venv-infra/bin:$PATH" cargo lambda build --release --arm64 \
   -p ws-connect -p ws-disconnect -p ws-message -p order-events -p worker -p sender -p api
 
 echo "==> benchmarks"
-target/release/bench all --write ${mode:+"$mode"}
+BENCH_BIN_DIR="$tdir/release" "$tdir/release/bench" all --write ${mode:+"$mode"}

@@ -43,4 +43,4 @@ cargo test --workspace
 
 echo "==> browser tests (headless Chromium, demo page on the local stack)"
 cargo build --quiet -p local
-(cd tests/browser && CHROMIUM="$chromium_bin" node --test)
+(cd tests/browser && LOCAL_BIN="${CARGO_TARGET_DIR:-$PWD/../../target}/debug/local" CHROMIUM="$chromium_bin" node --test)
