@@ -47,3 +47,20 @@ export async function postEvent(stack, event) {
   });
   if (res.status !== 202) throw new Error(`POST /events: ${res.status} ${await res.text()}`);
 }
+
+// Headless Debian Chromium, with the flags this sandboxed, offline machine needs.
+export async function launchBrowser() {
+  const { existsSync } = await import("node:fs");
+  const { chromium } = await import("playwright-core");
+  const bin = process.env.CHROMIUM || "/usr/bin/chromium";
+  if (!existsSync(bin)) {
+    throw new Error(`Chromium not found at ${bin}: apt-get install chromium (scripts/test.sh does), or set CHROMIUM`);
+  }
+  return chromium.launch({
+    executablePath: bin,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+}
+
+export const artifacts = resolve(import.meta.dirname, "../artifacts");
