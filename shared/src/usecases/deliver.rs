@@ -218,49 +218,31 @@ async fn outcome(
     channel: Channel,
     sent: Result<String, MailError>,
 ) -> Result<Delivered, MessageError> {
-    match sent {
-        Ok(message_id) => {
-            record(
-                app,
-                user_id,
-                notification_id,
-                channel,
-                DeliveryStatus::Delivered,
-                None,
-                Some(message_id.clone()),
-            )
-            .await?;
-            Ok(Delivered::Sent { message_id })
+    let (status, reason, detail) = match &sent {
+        Ok(message_id) => (DeliveryStatus::Delivered, None, Some(message_id.clone())),
+        Err(MailError::Rejected(r) | MailError::Temporary(r)) => {
+            (DeliveryStatus::Failed, Some(r.clone()), None)
         }
+    };
+    record(
+        app,
+        user_id,
+        notification_id,
+        channel,
+        status,
+        reason,
+        detail,
+    )
+    .await?;
+    match sent {
+        Ok(message_id) => Ok(Delivered::Sent { message_id }),
         Err(MailError::Rejected(reason)) => {
             tracing::error!(%reason, channel = channel.as_str(), "rejected by the provider; not retried");
-            record(
-                app,
-                user_id,
-                notification_id,
-                channel,
-                DeliveryStatus::Failed,
-                Some(reason.clone()),
-                None,
-            )
-            .await?;
             Ok(Delivered::Rejected { reason })
         }
-        Err(MailError::Temporary(reason)) => {
-            record(
-                app,
-                user_id,
-                notification_id,
-                channel,
-                DeliveryStatus::Failed,
-                Some(reason.clone()),
-                None,
-            )
-            .await?;
-            Err(MessageError::Retry(format!(
-                "{}: {reason}",
-                channel.as_str()
-            )))
-        }
+        Err(MailError::Temporary(reason)) => Err(MessageError::Retry(format!(
+            "{}: {reason}",
+            channel.as_str()
+        ))),
     }
 }
