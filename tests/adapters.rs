@@ -45,6 +45,11 @@ async fn the_pusher_maps_each_answer_of_the_management_api() {
         pusher.post("slow-1", b"{}").await,
         Err(PushError::Throttled(_))
     ));
+    mgmt.fail("big-1", Fault::TooLarge);
+    assert!(matches!(
+        pusher.post("big-1", b"{}").await,
+        Err(PushError::TooLarge(_))
+    ));
     mgmt.fail("bad-1", Fault::ServerError);
     assert!(matches!(
         pusher.post("bad-1", b"{}").await,
@@ -81,4 +86,62 @@ async fn ses_sends_from_a_verified_identity_and_rejects_otherwise() {
         .await
         .unwrap_err();
     assert!(matches!(err, MailError::Temporary(m) if m.contains("EMAIL_FROM")));
+}
+
+#[tokio::test]
+async fn secrets_are_read_from_secrets_manager_at_cold_start() {
+    let sdk = sdk_config(&moto().endpoint());
+    let sm = aws_sdk_secretsmanager::Client::new(&sdk);
+    let name = |n: &str| format!("{n}-{}", ulid::Ulid::new());
+    let jwt = sm
+        .create_secret()
+        .name(name("jwt"))
+        .secret_string("from-secrets-manager")
+        .send()
+        .await
+        .unwrap();
+    let key = sm
+        .create_secret()
+        .name(name("key"))
+        .secret_string("events-key-42")
+        .send()
+        .await
+        .unwrap();
+    let config = shared::Config::from_lookup(|k| match k {
+        "JWT_SECRET_ARN" => jwt.arn().map(str::to_owned),
+        "EVENTS_API_KEY_ARN" => key.arn().map(str::to_owned),
+        _ => None,
+    });
+    assert_eq!(
+        config.jwt_secret, None,
+        "the value is not in the environment"
+    );
+    let config = shared::adapters::secrets::resolve(config, &sdk)
+        .await
+        .unwrap();
+    assert_eq!(config.jwt_secret.as_deref(), Some("from-secrets-manager"));
+    assert_eq!(config.events_api_key.as_deref(), Some("events-key-42"));
+
+    // A value set directly wins and nothing is fetched for it.
+    let direct = shared::Config::from_lookup(|k| match k {
+        "JWT_SECRET" => Some("direct".into()),
+        "JWT_SECRET_ARN" => {
+            Some("arn:aws:secretsmanager:us-east-1:123456789012:secret:nope".into())
+        }
+        _ => None,
+    });
+    let direct = shared::adapters::secrets::resolve(direct, &sdk)
+        .await
+        .unwrap();
+    assert_eq!(direct.jwt_secret.as_deref(), Some("direct"));
+
+    // A secret that cannot be read stops the cold start, naming the setting.
+    let missing = shared::Config::from_lookup(|k| {
+        (k == "EVENTS_API_KEY_ARN")
+            .then(|| "arn:aws:secretsmanager:us-east-1:123456789012:secret:gone-AbCdEf".into())
+    });
+    let err = shared::adapters::secrets::resolve(missing, &sdk)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("EVENTS_API_KEY_ARN"), "{err}");
 }

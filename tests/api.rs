@@ -359,6 +359,200 @@ async fn preferences_read_with_defaults_and_replace_strictly() {
 }
 
 #[tokio::test]
+async fn patch_merges_preferences_and_null_clears() {
+    let env = TestEnv::new().await;
+    let t = env.token("auth0|pat");
+    let (s, _) = env
+        .api(
+            "PUT",
+            "/preferences",
+            Some(&t),
+            Some(json!({"email":"p@example.com","phone":"+4915112345678","channels":{"order":{"email":false}}})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    // Turning SMS on for payments keeps the addresses and the order choice.
+    let (s, b) = env
+        .api(
+            "PATCH",
+            "/preferences",
+            Some(&t),
+            Some(json!({"channels":{"payment":{"sms":true}}})),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["email"], "p@example.com");
+    assert_eq!(b["phone"], "+4915112345678");
+    assert_eq!(b["channels"]["order"]["email"], false);
+    assert_eq!(b["channels"]["payment"]["sms"], true);
+    // null clears: the phone goes, the order switch falls back to its default.
+    let (s, b) = env
+        .api(
+            "PATCH",
+            "/preferences",
+            Some(&t),
+            Some(json!({"phone":null,"channels":{"order":{"email":null}}})),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert!(b.get("phone").is_none(), "{b}");
+    assert_eq!(b["email"], "p@example.com");
+    assert_eq!(b["channels"]["order"]["email"], true);
+    let (_, stored) = env.api("GET", "/preferences", Some(&t), None).await;
+    assert_eq!(stored, b);
+    // A bad patch is a 400 naming the field, and changes nothing.
+    let (s, e) = env
+        .api(
+            "PATCH",
+            "/preferences",
+            Some(&t),
+            Some(json!({"email":"nope"})),
+        )
+        .await;
+    assert_eq!((s, e["error"]["field"].as_str()), (400, Some("email")));
+    assert_eq!(
+        env.api("GET", "/preferences", Some(&t), None).await.1,
+        stored
+    );
+    // PUT still replaces the whole document.
+    let (_, b) = env
+        .api("PUT", "/preferences", Some(&t), Some(json!({})))
+        .await;
+    assert!(b.get("email").is_none(), "{b}");
+}
+
+#[tokio::test]
+async fn notifications_carry_the_events_data_everywhere() {
+    let env = TestEnv::new().await;
+    env.connect("google-oauth2|77", "g-phone").await;
+    let mut e = order_event("evt_data_1", "google-oauth2|77");
+    e["data"] =
+        json!({"orderId":"o_42","total":"19.99","currency":"EUR","items":[{"sku":"a","qty":2}]});
+    assert_eq!(env.post_event(&e).await.status_code, 202);
+    env.settle().await;
+    let want = e["data"].clone();
+    // WebSocket push.
+    assert_eq!(env.mgmt.posts_to("g-phone")[0]["data"]["data"], want);
+    // REST list and one.
+    let t = env.token("google-oauth2|77");
+    let (_, list) = env.api("GET", "/notifications", Some(&t), None).await;
+    assert_eq!(list["notifications"][0]["data"], want);
+    let id = list["notifications"][0]["id"].as_str().unwrap().to_owned();
+    let (_, one) = env
+        .api("GET", &format!("/notifications/{id}"), Some(&t), None)
+        .await;
+    assert_eq!(one["data"], want);
+    // Sync.
+    env.send_frame("g-phone", r#"{"action":"notification:sync"}"#)
+        .await;
+    let sync = env.mgmt.posts_to("g-phone").pop().unwrap();
+    assert_eq!(sync["data"]["notifications"][0]["data"], want);
+    // Over 4 KB of data is refused with the field named.
+    let mut big = order_event("evt_data_2", "google-oauth2|77");
+    big["data"]["note"] = "x".repeat(5000).into();
+    let r = env.post_event(&big).await;
+    assert_eq!(r.status_code, 400);
+    let body = match r.body.unwrap() {
+        aws_lambda_events::encodings::Body::Text(t) => t,
+        other => panic!("unexpected body {other:?}"),
+    };
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["error"]["field"], "data", "{body}");
+}
+
+#[tokio::test]
+async fn action_urls_must_be_https_or_site_paths() {
+    let env = TestEnv::new().await;
+    let admin = env.admin_token("root");
+    for bad in [
+        "javascript:alert(1)",
+        "JAVASCRIPT:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "//evil.example/x",
+        "http://evil.example/x",
+    ] {
+        let (s, b) = env
+            .api(
+                "POST",
+                "/admin/notifications",
+                Some(&admin),
+                Some(json!({"userIds":["u1"],"title":"t","message":"m","actionUrl":bad})),
+            )
+            .await;
+        assert_eq!(
+            (s, b["error"]["field"].as_str()),
+            (400, Some("actionUrl")),
+            "{bad}"
+        );
+        let (s, b) = env
+            .api(
+                "PUT",
+                "/admin/templates/order.created/in_app",
+                Some(&admin),
+                Some(json!({"title":"t","message":"m","actionUrl":bad})),
+            )
+            .await;
+        assert_eq!(
+            (s, b["error"]["field"].as_str()),
+            (400, Some("actionUrl")),
+            "template {bad}"
+        );
+    }
+    for ok in ["https://shop.example/orders/o_1", "/orders/o_1"] {
+        let (s, b) = env
+            .api(
+                "POST",
+                "/admin/notifications",
+                Some(&admin),
+                Some(json!({"userIds":["u1"],"title":"t","message":"m","actionUrl":ok})),
+            )
+            .await;
+        assert_eq!(s, 202, "{ok}: {b}");
+    }
+    // A bare `{{ orderId }}` does not render to a link for sample data.
+    let (s, b) = env
+        .api(
+            "PUT",
+            "/admin/templates/order.created/in_app",
+            Some(&admin),
+            Some(json!({"title":"t","message":"m","actionUrl":"{{ orderId }}"})),
+        )
+        .await;
+    assert_eq!((s, b["error"]["field"].as_str()), (400, Some("actionUrl")));
+    // One that passes with sample data but takes the link from the event:
+    // the worker drops a link that renders to anything else.
+    let sneaky = "{% if orderId == 'o_1042' %}/orders/o_1042{% else %}{{ orderId }}{% endif %}";
+    let (s, b) = env
+        .api(
+            "PUT",
+            "/admin/templates/order.created/in_app",
+            Some(&admin),
+            Some(json!({"title":"t","message":"m","actionUrl":sneaky})),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    env.settle().await;
+    let mut e = order_event("evt_link", "u1");
+    e["data"]["orderId"] = "javascript:alert(1)".into();
+    assert_eq!(env.post_event(&e).await.status_code, 202);
+    env.settle().await;
+    let items = env
+        .app
+        .store
+        .notifications_after("u1", None, 50)
+        .await
+        .unwrap()
+        .items;
+    let n = items.iter().find(|n| n.event_id == "evt_link").unwrap();
+    assert_eq!(n.action_url, None);
+    for n in &items {
+        if let Some(u) = &n.action_url {
+            assert!(u.starts_with("https://") || u.starts_with('/'), "{u}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn admin_sends_to_users_through_the_pipeline() {
     let env = TestEnv::new().await;
     env.connect("u1", "u1-phone").await;

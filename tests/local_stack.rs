@@ -437,3 +437,77 @@ async fn sms_lands_in_the_outbox_beside_email() {
     );
     stack.stop().await;
 }
+
+/// API Gateway refuses a message over 128 KB: a sync of big notifications
+/// comes in replies under 100 KB with `hasMore`, and the client gets all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_big_sync_is_split_under_the_message_limit() {
+    let stack = start(temp_dir("bigsync")).await;
+    let (status, body) = http(
+        stack.http_addr,
+        "GET",
+        "/dev/token?user=root&role=admin",
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let admin = format!("Bearer {}", body["token"].as_str().unwrap());
+    // 60 notifications of about 3 KB each: 180 KB in one reply otherwise.
+    let message = "é".repeat(1500);
+    for i in 0..60 {
+        let send = json!({"userIds":["auth0|big"],"title":format!("Notice {i}"),"message":message});
+        let (s, b) = http(
+            stack.http_addr,
+            "POST",
+            "/admin/notifications",
+            &[
+                ("authorization", &admin),
+                ("content-type", "application/json"),
+            ],
+            Some(&send.to_string()),
+        )
+        .await;
+        assert_eq!(s, 202, "{b}");
+    }
+    let stored = async {
+        loop {
+            if stack.app.store.unread_count("auth0|big").await.unwrap() == 60 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), stored)
+        .await
+        .expect("60 notifications stored within 30 s");
+    let t = token(&stack, "auth0%7Cbig").await;
+    let mut c = Client::connect(&stack.ws_url(), &t).await.unwrap();
+    let mut since: Option<String> = None;
+    let mut got = Vec::new();
+    for round in 0.. {
+        assert!(round < 10, "sync did not finish");
+        c.send(&json!({"action":"notification:sync","since":since,"limit":100}))
+            .await;
+        let reply = c.expect("notification:sync").await;
+        let bytes = reply.to_string().len();
+        assert!(bytes < 100 * 1024, "a sync reply of {bytes} bytes");
+        let items = reply["data"]["notifications"].as_array().unwrap();
+        assert!(!items.is_empty());
+        got.extend(
+            items
+                .iter()
+                .map(|n| n["title"].as_str().unwrap().to_owned()),
+        );
+        since = reply["data"]["cursor"].as_str().map(str::to_owned);
+        if reply["data"]["hasMore"] == false {
+            break;
+        }
+    }
+    // Sends are processed concurrently, so compare as sets, counting twins.
+    got.sort();
+    let mut want: Vec<String> = (0..60).map(|i| format!("Notice {i}")).collect();
+    want.sort();
+    assert_eq!(got, want, "every notification exactly once");
+    stack.stop().await;
+}

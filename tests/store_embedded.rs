@@ -36,6 +36,16 @@ async fn deliveries() {
 }
 
 #[tokio::test]
+async fn user_ids_are_distinct() {
+    contract::user_ids_are_distinct(&store()).await;
+}
+
+#[tokio::test]
+async fn expiry_and_read_pages() {
+    contract::expiry_and_read_pages(&store()).await;
+}
+
+#[tokio::test]
 async fn listing_deleting_directory_and_stats() {
     contract::listing_deleting_directory_and_stats(&store()).await;
 }
@@ -54,4 +64,66 @@ async fn what_is_written_survives_a_reopen() {
         n.id
     );
     assert_eq!(s.unread_count("rex").await.unwrap(), 1);
+}
+
+/// DynamoDB cancels a transaction while another on the same item is in
+/// progress; the embedded store does too, so code that would fail on AWS
+/// (many transactions on one user's unread counter at once) fails here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_transactions_on_one_item_conflict_as_on_dynamodb() {
+    use shared::error::StoreError;
+    use shared::model::MarkRead;
+    use shared::ports::Store;
+    let s = store();
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        ids.push(contract::add(&s, "ivy", &format!("evt_ivy_{i}")).await.id);
+    }
+    let strict = s.clone().without_conflict_retries();
+    let now = chrono::Utc::now();
+    let results =
+        futures::future::join_all(ids.iter().map(|id| strict.mark_read("ivy", id, now))).await;
+    let conflicts = results
+        .iter()
+        .filter(|r| matches!(r, Err(StoreError::Conflict(_))))
+        .count();
+    let marked = results
+        .iter()
+        .filter(|r| matches!(r, Ok(MarkRead::Marked { .. })))
+        .count();
+    assert!(
+        conflicts > 0,
+        "no conflict among 20 concurrent transactions"
+    );
+    assert_eq!(conflicts + marked, 20, "{results:?}");
+    // A cancelled transaction changed nothing: the counter is exact.
+    assert_eq!(s.unread_count("ivy").await.unwrap(), (20 - marked) as u64);
+}
+
+/// Mark-all-read on a big inbox: one transaction per page, so no conflicts
+/// even though every page touches the one counter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mark_all_read_is_one_transaction_per_page() {
+    use shared::adapters::disabled::Disabled;
+    use shared::ports::Store;
+    use std::sync::Arc;
+    let s = store().without_conflict_retries();
+    for i in 0..250 {
+        contract::add(&s, "jon", &format!("evt_jon_{i}")).await;
+    }
+    let app = shared::App::new(
+        shared::Config::default(),
+        Arc::new(s.clone()),
+        Arc::new(Disabled("events")),
+        Arc::new(Disabled("deliveries")),
+        Arc::new(Disabled("pushes")),
+        Arc::new(Disabled("email")),
+    );
+    let marked = shared::usecases::inbox::mark_all_read(&app, "jon")
+        .await
+        .unwrap();
+    assert_eq!(marked, 250);
+    assert_eq!(s.unread_count("jon").await.unwrap(), 0);
+    let left = s.list_notifications("jon", None, 10, true).await.unwrap();
+    assert!(left.items.is_empty());
 }

@@ -69,6 +69,35 @@ fn tokens_from_a_second_implementation_are_accepted_when_valid() {
     assert!(id.is_admin && id.user_id == "root");
 }
 
+/// What Auth0, Cognito, Okta and Entra issue: `aud` arrays and subjects
+/// such as `auth0|…`, `google-oauth2|…` or an e-mail address.
+#[test]
+fn identity_provider_tokens_are_accepted() {
+    let v = JwtVerifier::from_config(&config(Some("s3cret"), Some(PUBLIC))).unwrap();
+    for sub in [
+        "auth0|64f1c2e9a1",
+        "google-oauth2|1234567890",
+        "alice@example.com",
+        "Ünïcode user",
+    ] {
+        let mut c = claims(sub, now() + 300);
+        c["aud"] = serde_json::json!(["https://api.shop.example", "notify"]);
+        let t = pyjwt("RS256", PRIVATE, c);
+        assert_eq!(v.verify(&t).unwrap().user_id, sub);
+    }
+    // With no JWT_AUDIENCE configured, `aud` is not checked, string or array.
+    let open = JwtVerifier::from_config(&Config {
+        jwt_audience: None,
+        ..config(Some("s3cret"), None)
+    })
+    .unwrap();
+    for aud in [serde_json::json!("anything"), serde_json::json!(["a", "b"])] {
+        let mut c = claims("auth0|1", now() + 300);
+        c["aud"] = aud;
+        assert!(open.verify(&pyjwt("HS256", "s3cret", c)).is_ok());
+    }
+}
+
 #[test]
 fn every_classic_attack_is_refused() {
     let rs_only = JwtVerifier::from_config(&config(None, Some(PUBLIC))).unwrap();
@@ -144,8 +173,22 @@ fn every_classic_attack_is_refused() {
             &both,
         ),
         (
-            "a subject that is a key",
-            pyjwt("HS256", "s3cret", claims("USER#bob", now() + 300)),
+            "a subject with a control character",
+            pyjwt("HS256", "s3cret", claims("bob\u{0}", now() + 300)),
+            &both,
+        ),
+        (
+            "a subject over 256 characters",
+            pyjwt("HS256", "s3cret", claims(&"b".repeat(257), now() + 300)),
+            &both,
+        ),
+        (
+            "an audience array without ours",
+            pyjwt("RS256", PRIVATE, {
+                let mut c = good.clone();
+                c["aud"] = serde_json::json!(["https://api.shop.example", "billing"]);
+                c
+            }),
             &both,
         ),
         ("HS384", pyjwt("HS384", "s3cret", good.clone()), &both),

@@ -53,6 +53,26 @@ async fn connect_accepts_a_token_in_the_query_or_the_subprotocol() {
         "notify"
     );
 
+    // Token in the query, `notify` offered alone: still echoed, or a
+    // browser aborts the handshake.
+    let mut req = ws_request("c-both", "$connect", None);
+    req.query_string_parameters = [("token".to_owned(), env.token("alice"))]
+        .into_iter()
+        .collect::<std::collections::HashMap<_, _>>()
+        .into();
+    req.headers
+        .insert("sec-websocket-protocol", HeaderValue::from_static("notify"));
+    let resp = shared::handlers::ws_connect::handle(&env.app, req).await;
+    assert_eq!(resp.status_code, 200);
+    assert_eq!(
+        resp.headers.get("sec-websocket-protocol").unwrap(),
+        "notify"
+    );
+    assert_eq!(
+        env.app.store.remove_connection("c-both").await.unwrap(),
+        Some("alice".to_owned())
+    );
+
     let mut conns: Vec<String> = env
         .app
         .store

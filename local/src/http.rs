@@ -209,7 +209,7 @@ impl Site {
                 ),
             );
         };
-        if let Err(e) = shared::event::check_key("user", user) {
+        if let Err(e) = shared::event::check_user_id("user", user) {
             return json_resp(
                 400,
                 shared::handlers::error_body("invalid_request", &e.to_string(), Some("user")),

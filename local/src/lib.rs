@@ -66,6 +66,10 @@ impl Options {
         config
             .email_from
             .get_or_insert_with(|| DEV_EMAIL_FROM.into());
+        // Everything here is on loopback: let admins link to it over http.
+        if std::env::var_os("ALLOW_LOOPBACK_HTTP_LINKS").is_none() {
+            config.loopback_http_links = true;
+        }
         Self {
             http: "127.0.0.1:3000".parse().expect("valid address"),
             ws: "127.0.0.1:3001".parse().expect("valid address"),
@@ -243,7 +247,7 @@ pub async fn start(mut opts: Options) -> Result<Running, StartError> {
                     &opts.data_dir.join("outbox"),
                 );
                 (
-                    Arc::new(embedded.store()),
+                    Arc::new(embedded.store().with_retention(opts.config.retention)),
                     Arc::new(outbox.clone()),
                     Some(outbox),
                 )
@@ -252,10 +256,13 @@ pub async fn start(mut opts: Options) -> Result<Running, StartError> {
                 let sdk = shared::adapters::aws::load_sdk_config().await;
                 prepare_aws(&sdk, &opts.config).await?;
                 (
-                    Arc::new(DynamoStore::new(
-                        aws_sdk_dynamodb::Client::new(&sdk),
-                        opts.config.table_name.clone(),
-                    )),
+                    Arc::new(
+                        DynamoStore::new(
+                            aws_sdk_dynamodb::Client::new(&sdk),
+                            opts.config.table_name.clone(),
+                        )
+                        .with_retention(opts.config.retention),
+                    ),
                     Arc::new(SesMailer::new(
                         aws_sdk_sesv2::Client::new(&sdk),
                         opts.config.email_from.clone(),

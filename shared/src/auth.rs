@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::config::{Config, ConfigError};
-use crate::event::check_key;
+use crate::event::check_user_id;
 
 /// Who a valid token speaks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,7 +37,17 @@ pub struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aud: Option<String>,
+    pub aud: Option<Audience>,
+}
+
+/// `aud` is one string or an array of them (RFC 7519 4.1.3); Auth0, Cognito,
+/// Okta and Entra issue arrays. jsonwebtoken checks it against
+/// `JWT_AUDIENCE`; here it only has to parse.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
 }
 
 /// Verifies HS256 tokens (shared secret) and/or RS256 tokens (PEM public key).
@@ -110,7 +120,7 @@ impl JwtVerifier {
         }
         let data =
             decode::<Claims>(token, key, &v).map_err(|e| AuthError::Invalid(e.to_string()))?;
-        check_key("sub", &data.claims.sub).map_err(|e| AuthError::Invalid(e.to_string()))?;
+        check_user_id("sub", &data.claims.sub).map_err(|e| AuthError::Invalid(e.to_string()))?;
         Ok(Identity {
             user_id: data.claims.sub,
             is_admin: data.claims.role.as_deref() == Some("admin"),
@@ -138,8 +148,14 @@ pub fn claims_for(user: &str, admin: bool, ttl_secs: i64, config: &Config) -> Cl
         nbf: None,
         iat: Some(now),
         iss: config.jwt_issuer.clone(),
-        aud: config.jwt_audience.clone(),
+        aud: config.jwt_audience.clone().map(Audience::One),
     }
+}
+
+/// Whether the client offered the `notify` subprotocol: then the handshake
+/// must answer `Sec-WebSocket-Protocol: notify`, or browsers abort it.
+pub fn offers_notify(header: &str) -> bool {
+    header.split(',').any(|p| p.trim() == SUBPROTOCOL)
 }
 
 /// Splits `Sec-WebSocket-Protocol: notify, <JWT>` (browsers cannot set other
@@ -217,9 +233,50 @@ mod tests {
         let mut aud = claims_for("u_1", false, 60, &c);
         aud.aud = None;
         assert!(v.verify(&sign_hs256("s3cret", &aud)).is_err());
-        let mut sub = claims_for("USER#1", false, 60, &c);
-        sub.iss = c.jwt_issuer.clone();
-        assert!(v.verify(&sign_hs256("s3cret", &sub)).is_err());
+        for bad_sub in ["", "a\u{0}b", &"x".repeat(257)] {
+            let sub = claims_for(bad_sub, false, 60, &c);
+            assert!(
+                v.verify(&sign_hs256("s3cret", &sub)).is_err(),
+                "{bad_sub:?}"
+            );
+        }
+        let mut other_aud = claims_for("u_1", false, 60, &c);
+        other_aud.aud = Some(Audience::Many(vec!["api".into(), "billing".into()]));
+        assert!(v.verify(&sign_hs256("s3cret", &other_aud)).is_err());
+    }
+
+    #[test]
+    fn accepts_identity_provider_subjects_and_audience_arrays() {
+        let c = config();
+        let v = JwtVerifier::from_config(&c).unwrap();
+        for sub in [
+            "auth0|64f1c2",
+            "google-oauth2|1234",
+            "alice@example.com",
+            "a#b",
+            "ü",
+        ] {
+            let mut claims = claims_for(sub, false, 60, &c);
+            claims.aud = Some(Audience::Many(vec![
+                "https://api.shop".into(),
+                "notify".into(),
+            ]));
+            assert_eq!(
+                v.verify(&sign_hs256("s3cret", &claims)).unwrap().user_id,
+                sub
+            );
+        }
+        // Without JWT_AUDIENCE, `aud` (string or array) is not checked.
+        let open = Config {
+            jwt_audience: None,
+            ..config()
+        };
+        let v = JwtVerifier::from_config(&open).unwrap();
+        let mut claims = claims_for("u_1", false, 60, &open);
+        claims.aud = Some(Audience::Many(vec!["anything".into()]));
+        assert!(v.verify(&sign_hs256("s3cret", &claims)).is_ok());
+        claims.aud = Some(Audience::One("else".into()));
+        assert!(v.verify(&sign_hs256("s3cret", &claims)).is_ok());
     }
 
     #[test]
@@ -252,5 +309,8 @@ mod tests {
         assert_eq!(token_from_subprotocols("a.b.c, notify"), Some("a.b.c"));
         assert_eq!(token_from_subprotocols("chat, a.b.c"), None);
         assert_eq!(token_from_subprotocols("notify"), None);
+        assert!(offers_notify("notify, a.b.c"));
+        assert!(offers_notify("a.b.c,notify"));
+        assert!(!offers_notify("chat, a.b.c"));
     }
 }

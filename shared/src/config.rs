@@ -31,6 +31,16 @@ pub struct Config {
     pub broadcast_page_size: usize,
     /// Records of one SQS batch handled at once (`BATCH_CONCURRENCY`, default 10).
     pub batch_concurrency: usize,
+    /// Days read notifications and delivery records are kept
+    /// (`NOTIFICATION_RETENTION_DAYS`, default 180).
+    pub retention: crate::model::Retention,
+    /// `http:` action URLs to loopback hosts are accepted: the local stack
+    /// only (`ALLOW_LOOPBACK_HTTP_LINKS=1`); deployed, only `https:`.
+    pub loopback_http_links: bool,
+    /// Secrets Manager ARNs the JWT secret and the events API key are read
+    /// from at cold start, when `JWT_SECRET` / `EVENTS_API_KEY` are not set.
+    pub jwt_secret_arn: Option<String>,
+    pub events_api_key_arn: Option<String>,
 }
 
 impl Default for Config {
@@ -74,6 +84,15 @@ impl Config {
                 .and_then(|v| v.parse().ok())
                 .filter(|n| (1..=100).contains(n))
                 .unwrap_or(10),
+            retention: crate::model::Retention::days(
+                get("NOTIFICATION_RETENTION_DAYS")
+                    .and_then(|v| v.parse().ok())
+                    .filter(|n| (1..=3650).contains(n))
+                    .unwrap_or(crate::model::DEFAULT_RETENTION_DAYS),
+            ),
+            loopback_http_links: get("ALLOW_LOOPBACK_HTTP_LINKS").as_deref() == Some("1"),
+            jwt_secret_arn: get("JWT_SECRET_ARN"),
+            events_api_key_arn: get("EVENTS_API_KEY_ARN"),
         }
     }
 

@@ -27,6 +27,10 @@ pub enum StoreError {
     /// The backend refused to serve the request right now (throttling, capacity).
     #[error("store throttled: {0}")]
     Throttled(String),
+    /// Another transaction on the same item was in progress (DynamoDB's
+    /// TransactionConflict), still so after a few quick retries.
+    #[error("store transaction conflict: {0}")]
+    Conflict(String),
     #[error("store: {0}")]
     Backend(String),
     #[error("stored item could not be decoded: {0}")]
@@ -43,6 +47,10 @@ pub enum PushError {
     /// The connection is gone (HTTP 410): drop its row.
     #[error("connection gone")]
     Gone,
+    /// 413 PayloadTooLarge: the message is over API Gateway's 128 KB. A bug
+    /// (replies are sized below it): retrying cannot help.
+    #[error("message too large: {0}")]
+    TooLarge(String),
     /// 429 or LimitExceeded: try again later.
     #[error("throttled: {0}")]
     Throttled(String),

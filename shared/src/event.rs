@@ -10,9 +10,15 @@ use crate::model::Category;
 /// Largest accepted event body. SQS takes 256 KB, but an order event is a few
 /// hundred bytes; a bound keeps rendering and storage predictable.
 pub const MAX_EVENT_BYTES: usize = 32 * 1024;
+/// Largest `data` object: it is stored and sent with every notification.
+pub const MAX_DATA_BYTES: usize = 4 * 1024;
+/// Longest event id a shop backend may post.
 const MAX_ID_LEN: usize = 128;
+/// Longest user id: identity providers' subjects (`auth0|…`, e-mail
+/// addresses, UUIDs) are far shorter.
+pub const MAX_USER_ID_CHARS: usize = 256;
 /// Admin sends derive one event id per recipient: `<send id>:<user id>`.
-const MAX_EVENT_ID_LEN: usize = 200;
+const MAX_EVENT_ID_LEN: usize = 32 + MAX_USER_ID_CHARS * 4;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum EventType {
@@ -168,6 +174,12 @@ impl BusinessEvent {
     /// Parses and validates a body posted by a shop backend: only business types.
     pub fn parse_public(body: &[u8]) -> Result<Self, ValidationError> {
         let event = Self::parse(body)?;
+        if event.id.len() > MAX_ID_LEN {
+            return Err(ValidationError::new(
+                "id",
+                format!("is longer than {MAX_ID_LEN} bytes"),
+            ));
+        }
         if !EventType::BUSINESS.contains(&event.kind) {
             return Err(unknown_type(event.kind.as_str()));
         }
@@ -191,11 +203,11 @@ impl BusinessEvent {
             return Err(ValidationError::new("body", "must be a JSON object"));
         };
         let id = required_str(&obj, "id")?;
-        check_key_len("id", id, MAX_EVENT_ID_LEN)?;
+        check_text_id("id", id, MAX_EVENT_ID_LEN)?;
         let kind_str = required_str(&obj, "type")?;
         let kind = EventType::parse(kind_str).ok_or_else(|| unknown_type(kind_str))?;
         let user_id = required_str(&obj, "userId")?;
-        check_key("userId", user_id)?;
+        check_user_id("userId", user_id)?;
         let occurred_at = required_str(&obj, "occurredAt")?;
         let occurred_at = DateTime::parse_from_rfc3339(occurred_at)
             .map_err(|_| {
@@ -210,6 +222,16 @@ impl BusinessEvent {
             Some(Value::Object(m)) => m.clone(),
             Some(_) => return Err(ValidationError::new("data", "must be a JSON object")),
         };
+        // Admin messages' text moves out of `data` into the notification.
+        let data_bytes = serde_json::to_vec(&data)
+            .map(|v| v.len())
+            .unwrap_or(usize::MAX);
+        if kind != EventType::AdminMessage && data_bytes > MAX_DATA_BYTES {
+            return Err(ValidationError::new(
+                "data",
+                format!("is {data_bytes} bytes; the limit is {MAX_DATA_BYTES}"),
+            ));
+        }
         for field in kind.required_data() {
             match data.get(*field) {
                 Some(Value::String(s)) if !s.trim().is_empty() => {}
@@ -256,6 +278,19 @@ impl BusinessEvent {
         })
     }
 
+    /// The structured data a notification of this event carries: the
+    /// event's `data`, less what an admin message's template turns into
+    /// the notification's own fields.
+    pub fn notification_data(&self) -> Map<String, Value> {
+        let mut data = self.data.clone();
+        if self.kind == EventType::AdminMessage {
+            for f in ["title", "message", "actionUrl", "actionText", "priority"] {
+                data.remove(f);
+            }
+        }
+        data
+    }
+
     pub fn recipient_email(&self) -> Option<&str> {
         self.recipient.as_ref().and_then(|r| r.email.as_deref())
     }
@@ -286,28 +321,34 @@ fn required_str<'a>(obj: &'a Map<String, Value>, field: &str) -> Result<&'a str,
     }
 }
 
-/// Ids become parts of table keys: keep them short and free of separators.
-pub fn check_key(field: &str, value: &str) -> Result<(), ValidationError> {
-    check_key_len(field, value, MAX_ID_LEN)
+/// A user id: what the identity provider put in the token's `sub`, any
+/// 1 to 256 printable characters. Stores escape it inside keys
+/// (`adapters::keys::key_part`), so no character is special.
+pub fn check_user_id(field: &str, value: &str) -> Result<(), ValidationError> {
+    if value.chars().count() > MAX_USER_ID_CHARS {
+        return Err(ValidationError::new(
+            field,
+            format!("is longer than {MAX_USER_ID_CHARS} characters"),
+        ));
+    }
+    check_text_id(field, value, usize::MAX)
 }
 
-fn check_key_len(field: &str, value: &str, max: usize) -> Result<(), ValidationError> {
-    if value.is_empty() {
+/// Non-empty, at most `max` bytes, no control characters, not only spaces.
+fn check_text_id(field: &str, value: &str, max: usize) -> Result<(), ValidationError> {
+    if value.trim().is_empty() {
         return Err(ValidationError::new(field, "must not be empty"));
     }
     if value.len() > max {
         return Err(ValidationError::new(
             field,
-            format!("is longer than {max} characters"),
+            format!("is longer than {max} bytes"),
         ));
     }
-    if let Some(c) = value
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':' | '@')))
-    {
+    if let Some(c) = value.chars().find(|c| c.is_control()) {
         return Err(ValidationError::new(
             field,
-            format!("contains `{c}`; use letters, digits and _ - . : @"),
+            format!("contains the control character U+{:04X}", c as u32),
         ));
     }
     Ok(())
@@ -389,7 +430,19 @@ mod tests {
             (
                 "userId",
                 Box::new(|v: &mut Value| {
-                    v["userId"] = Value::from("USER#x");
+                    v["userId"] = Value::from("a\nb");
+                }),
+            ),
+            (
+                "userId",
+                Box::new(|v: &mut Value| {
+                    v["userId"] = Value::from("x".repeat(257));
+                }),
+            ),
+            (
+                "id",
+                Box::new(|v: &mut Value| {
+                    v["id"] = Value::from("e".repeat(129));
                 }),
             ),
             (
@@ -428,6 +481,27 @@ mod tests {
             let err = BusinessEvent::parse_public(&body(v)).unwrap_err();
             assert_eq!(err.field, field, "{err}");
         }
+    }
+
+    #[test]
+    fn user_ids_from_identity_providers_are_accepted() {
+        for user in [
+            "auth0|64f1c2",
+            "google-oauth2|1234",
+            "alice@example.com",
+            "a#b",
+            "a/b",
+            "ü",
+            "x y",
+        ] {
+            let mut v = valid();
+            v["userId"] = user.into();
+            let e = BusinessEvent::parse_public(&body(v)).unwrap();
+            assert_eq!(e.user_id, user);
+        }
+        let mut v = valid();
+        v["userId"] = "é".repeat(256).into();
+        assert!(BusinessEvent::parse_public(&body(v)).is_ok());
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod event;
 pub mod handlers;
 pub mod ids;
 pub mod jobs;
+pub mod links;
 pub mod model;
 pub mod ports;
 pub mod preferences;

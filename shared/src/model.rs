@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use crate::event::EventType;
 
@@ -91,6 +92,64 @@ pub struct Notification {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_at: Option<DateTime<Utc>>,
     pub event_id: String,
+    /// The event's structured data (order id, amount, ...), so clients can
+    /// deep-link and format without parsing the text. At most 4 KB.
+    #[serde(default)]
+    pub data: Map<String, Value>,
+    /// Set when it is read: from then on it is deleted at this time (unread
+    /// notifications never expire, so the unread counter stays exact).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl Notification {
+    /// Past its expiry: invisible before the store gets round to deleting it.
+    pub fn expired(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_some_and(|e| e <= now)
+    }
+}
+
+/// How long read notifications, delivery records and event claims are kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// Kept this long after creation once read (`NOTIFICATION_RETENTION_DAYS`).
+    pub notifications: chrono::Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self::days(DEFAULT_RETENTION_DAYS)
+    }
+}
+
+pub const DEFAULT_RETENTION_DAYS: i64 = 180;
+
+/// SQS keeps a message at most 14 days: a claim must outlive every redelivery.
+pub const CLAIM_RETENTION: chrono::Duration = chrono::Duration::days(15);
+
+impl Retention {
+    pub fn days(days: i64) -> Self {
+        Self {
+            notifications: chrono::Duration::days(days.max(1)),
+        }
+    }
+
+    /// When notification `id` (a ULID, so it knows its creation time), read
+    /// at `read_at`, expires: its retention after creation, and never
+    /// sooner than a day after it was read, so a device that just marked it
+    /// still finds it.
+    pub fn read_expiry(&self, id: &str, read_at: DateTime<Utc>) -> DateTime<Utc> {
+        let created = ulid::Ulid::from_string(id)
+            .ok()
+            .and_then(|u| DateTime::from_timestamp_millis(u.timestamp_ms() as i64))
+            .unwrap_or(read_at);
+        (created + self.notifications).max(read_at + chrono::Duration::days(1))
+    }
+
+    /// When the delivery records of a notification created at `created` go.
+    pub fn delivery_expiry(&self, created: DateTime<Utc>) -> DateTime<Utc> {
+        created + self.notifications
+    }
 }
 
 /// One open WebSocket of a user.

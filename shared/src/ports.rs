@@ -69,6 +69,15 @@ pub trait Store: Send + Sync {
         id: &str,
         at: DateTime<Utc>,
     ) -> Result<MarkRead, StoreError>;
+    /// Marks every one of `ids` (all unread, at most [`MAX_READ_PAGE`]) read
+    /// and lowers the unread counter by their number, in one transaction.
+    /// `ConditionFailed`, with nothing changed, if one was no longer unread.
+    async fn mark_read_page(
+        &self,
+        user_id: &str,
+        ids: &[String],
+        at: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
     async fn unread_count(&self, user_id: &str) -> Result<u64, StoreError>;
     /// Notifications older than `before`, newest first; only unread ones if asked.
     async fn list_notifications(
@@ -116,6 +125,9 @@ pub trait Store: Send + Sync {
         channel: Channel,
     ) -> Result<Option<DeliveryRecord>, StoreError>;
 }
+
+/// DynamoDB takes 100 actions per transaction: the page plus the counter.
+pub const MAX_READ_PAGE: usize = 99;
 
 /// The hour bucket statistics are counted in: `2026-11-27T10`.
 pub fn stats_hour(at: DateTime<Utc>) -> String {

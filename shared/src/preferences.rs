@@ -75,6 +75,25 @@ impl Preferences {
         Ok(prefs)
     }
 
+    /// Applies an RFC 7396 JSON merge patch: keys it sets win, `null`
+    /// removes (an address, or a choice, which then falls back to its
+    /// default), keys it leaves out stay. The result is checked as a
+    /// whole update would be.
+    pub fn merge_patch(&self, patch: &[u8]) -> Result<Self, ValidationError> {
+        let patch: serde_json::Value = serde_json::from_slice(patch)
+            .map_err(|e| ValidationError::new("body", format!("not valid JSON: {e}")))?;
+        if !patch.is_object() {
+            return Err(ValidationError::new(
+                "body",
+                "must be a JSON object (a merge patch of the preferences)",
+            ));
+        }
+        let mut doc =
+            serde_json::to_value(self).map_err(|e| ValidationError::new("body", e.to_string()))?;
+        merge(&mut doc, &patch);
+        Self::parse_update(doc.to_string().as_bytes())
+    }
+
     /// Applies an update on top of these preferences (set keys win).
     pub fn merged(&self, update: &Self) -> Self {
         let mut out = self.clone();
@@ -91,6 +110,28 @@ impl Preferences {
             }
         }
         out
+    }
+}
+
+/// RFC 7396 section 2, as written there.
+fn merge(target: &mut serde_json::Value, patch: &serde_json::Value) {
+    use serde_json::Value;
+    let Value::Object(patch) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Default::default());
+    }
+    let Value::Object(map) = target else {
+        unreachable!("made an object above")
+    };
+    for (k, v) in patch {
+        if v.is_null() {
+            map.remove(k);
+        } else {
+            merge(map.entry(k.clone()).or_insert(Value::Null), v);
+        }
     }
 }
 
@@ -128,6 +169,39 @@ mod tests {
             r#"{"email":"nope"}"#,
         ] {
             assert!(Preferences::parse_update(bad.as_bytes()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn merge_patch_keeps_what_it_leaves_out_and_null_clears() {
+        let p = Preferences::parse_update(
+            br#"{"email":"a@b.co","phone":"+4915112345678","channels":{"order":{"email":false},"payment":{"sms":true}}}"#,
+        )
+        .unwrap();
+        let q = p
+            .merge_patch(br#"{"channels":{"order":{"sms":true}}}"#)
+            .unwrap();
+        assert_eq!(q.email.as_deref(), Some("a@b.co"));
+        assert_eq!(q.phone.as_deref(), Some("+4915112345678"));
+        assert!(!q.enabled(Category::Order, Channel::Email));
+        assert!(q.enabled(Category::Order, Channel::Sms));
+        assert!(q.enabled(Category::Payment, Channel::Sms));
+        let r = q
+            .merge_patch(br#"{"phone":null,"channels":{"order":{"email":null}}}"#)
+            .unwrap();
+        assert_eq!(r.phone, None);
+        assert_eq!(r.email.as_deref(), Some("a@b.co"));
+        assert!(
+            r.enabled(Category::Order, Channel::Email),
+            "back to the default"
+        );
+        for bad in [
+            &br#"{"email":"nope"}"#[..],
+            br#"{"channels":{"order":{"pigeon":true}}}"#,
+            br#"[]"#,
+            br#"{"colour":"blue"}"#,
+        ] {
+            assert!(r.merge_patch(bad).is_err());
         }
     }
 

@@ -479,6 +479,23 @@ pub fn validate_override(kind: EventType, body: &TemplateBody) -> Result<(), Val
     {
         return Err(ValidationError::new("title", "must not be empty"));
     }
+    if let TemplateBody::InApp(_) = body {
+        // The link lands in an href on every device: render it with sample
+        // data and hold it to the same rule as an admin's actionUrl (the
+        // worker checks each rendered link again).
+        let templates = Templates::compile(&[TemplateOverride {
+            kind,
+            channel: Channel::InApp,
+            body: body.clone(),
+            updated_at: chrono::Utc::now(),
+        }]);
+        let rendered = templates
+            .render_in_app(&sample_event(kind))
+            .map_err(|e| ValidationError::new("actionUrl", e.to_string()))?;
+        if let Some(url) = rendered.action_url {
+            crate::links::check_action_url("actionUrl", &url, false)?;
+        }
+    }
     if let TemplateBody::Sms(_) = body {
         // Render with sample data: the length is what a user would receive.
         let sample = sample_event(kind);
@@ -635,6 +652,27 @@ mod tests {
                 priority: "normal".into(),
             })
         };
+        let link = |url: &str| {
+            TemplateBody::InApp(InAppTemplate {
+                title: "t".into(),
+                message: "m".into(),
+                action_url: url.into(),
+                action_text: String::new(),
+                priority: "normal".into(),
+            })
+        };
+        for bad in [
+            "javascript:alert({{ orderId }})",
+            "//evil.example/{{ orderId }}",
+        ] {
+            let e = validate_override(EventType::OrderCreated, &link(bad)).unwrap_err();
+            assert_eq!(e.field, "actionUrl", "{bad}");
+        }
+        validate_override(
+            EventType::OrderCreated,
+            &link("https://shop.example/o/{{ orderId }}"),
+        )
+        .unwrap();
         let e = validate_override(EventType::OrderCreated, &body("{% if %}")).unwrap_err();
         assert_eq!(e.field, "title");
         assert!(e.message.contains("does not compile"));

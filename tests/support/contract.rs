@@ -24,6 +24,11 @@ pub fn notification(id: &str, event_id: &str) -> Notification {
         read: false,
         read_at: None,
         event_id: event_id.into(),
+        data: serde_json::json!({"orderId": "o_1", "total": "49.90"})
+            .as_object()
+            .cloned()
+            .unwrap(),
+        expires_at: None,
     }
 }
 
@@ -360,4 +365,210 @@ pub async fn listing_deleting_directory_and_stats(store: &dyn Store) {
     let counts = store.stats(&[hour, "2001-01-01T00".into()]).await.unwrap();
     assert_eq!(counts[0]["created.order.created"], 6);
     assert!(counts[1].is_empty());
+}
+
+/// Stores a notification for `user` whose id (and so creation time) lies
+/// `age` in the past, as if made then.
+pub async fn add_aged(
+    store: &dyn Store,
+    user: &str,
+    event_id: &str,
+    age: Duration,
+) -> Notification {
+    let created = Utc::now() - age;
+    let id = ulid::Ulid::from_parts(created.timestamp_millis() as u64, rand_bits()).to_string();
+    let mut n = notification(&id, event_id);
+    n.created_at = created;
+    let claim = EventClaim {
+        event_id: event_id.into(),
+        user_id: user.into(),
+        notification_id: id,
+        created_at: created,
+        claimed_at: created,
+        dispatched: false,
+    };
+    store
+        .record_notification(&NewNotification {
+            claim,
+            kind: n.kind,
+            notification: Some(n.clone()),
+        })
+        .await
+        .unwrap();
+    n
+}
+
+fn rand_bits() -> u128 {
+    ulid::Ulid::new().random()
+}
+
+/// User ids are whatever identity providers put in `sub`: none may collide
+/// with another or break the key layout.
+pub async fn user_ids_are_distinct(store: &dyn Store) {
+    let users = [
+        "a#b",
+        "a|b",
+        "ü",
+        "a/b",
+        "A",
+        "a",
+        "a%23b",
+        "a#CONN#x",
+        "auth0|64f1",
+        "x@y.co",
+    ];
+    let exp = (Utc::now() + Duration::hours(2)).timestamp();
+    for (i, u) in users.iter().enumerate() {
+        add(store, u, &format!("evt#{u}")).await;
+        store
+            .put_connection(&Connection {
+                connection_id: format!("uc{i}"),
+                user_id: (*u).into(),
+                connected_at: Utc::now(),
+                expires_at: exp,
+            })
+            .await
+            .unwrap();
+        let prefs = Preferences {
+            email: Some(format!("u{i}@example.com")),
+            ..Preferences::default()
+        };
+        store.put_preferences(u, &prefs).await.unwrap();
+    }
+    for (i, u) in users.iter().enumerate() {
+        let conns: Vec<String> = store
+            .connections_of(u)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.connection_id)
+            .collect();
+        assert_eq!(conns, [format!("uc{i}")], "connections of {u}");
+        assert_eq!(
+            store
+                .connection_owner(&format!("uc{i}"))
+                .await
+                .unwrap()
+                .as_deref(),
+            Some(*u)
+        );
+        let page = store.list_notifications(u, None, 50, false).await.unwrap();
+        assert_eq!(page.items.len(), 1, "inbox of {u}");
+        assert_eq!(page.items[0].event_id, format!("evt#{u}"));
+        assert_eq!(store.unread_count(u).await.unwrap(), 1, "unread of {u}");
+        assert_eq!(
+            store.preferences(u).await.unwrap().email,
+            Some(format!("u{i}@example.com"))
+        );
+        let sync = store.notifications_after(u, None, 50).await.unwrap();
+        assert_eq!(sync.items.len(), 1, "sync of {u}");
+    }
+    // The directory a broadcast pages through holds each exactly once.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let (page, next) = store.users_page(cursor.as_deref(), 3).await.unwrap();
+        seen.extend(page);
+        match next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    seen.sort();
+    let mut want: Vec<String> = users.iter().map(|u| (*u).to_owned()).collect();
+    want.sort();
+    assert_eq!(seen, want);
+}
+
+/// Read notifications expire (unread ones never do, so the counter stays
+/// exact); expired ones are invisible before the store deletes them; a page
+/// is marked read in one all-or-nothing transaction.
+pub async fn expiry_and_read_pages(store: &dyn Store) {
+    let old = add_aged(store, "gus", "evt_old", Duration::days(400)).await;
+    let fresh = add(store, "gus", "evt_fresh").await;
+    assert_eq!(store.unread_count("gus").await.unwrap(), 2);
+    // Unread, however old: still there.
+    assert!(
+        store
+            .get_notification("gus", &old.id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // Read two days ago, past its retention: gone from every read path.
+    assert_eq!(
+        store
+            .mark_read("gus", &old.id, Utc::now() - Duration::days(2))
+            .await
+            .unwrap(),
+        MarkRead::Marked { unread: 1 }
+    );
+    assert!(
+        store
+            .get_notification("gus", &old.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let ids = |p: shared::model::Page| p.items.into_iter().map(|n| n.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store
+            .list_notifications("gus", None, 10, false)
+            .await
+            .unwrap()),
+        std::slice::from_ref(&fresh.id)
+    );
+    assert_eq!(
+        ids(store.notifications_after("gus", None, 10).await.unwrap()),
+        std::slice::from_ref(&fresh.id)
+    );
+    assert_eq!(
+        store.mark_read("gus", &old.id, Utc::now()).await.unwrap(),
+        MarkRead::NotFound
+    );
+    // Read now: kept for the retention (180 days by default) from creation.
+    store.mark_read("gus", &fresh.id, Utc::now()).await.unwrap();
+    let kept = store
+        .get_notification("gus", &fresh.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let expires = kept.expires_at.expect("a read notification expires");
+    assert!(expires > Utc::now() + Duration::days(170), "{expires}");
+    assert_eq!(kept.data["orderId"], "o_1", "data is stored and returned");
+
+    // A page read in one transaction; a page with one read item changes nothing.
+    let mut page = Vec::new();
+    for i in 0..5 {
+        page.push(add(store, "hal", &format!("evt_hal_{i}")).await.id);
+    }
+    assert_eq!(
+        store
+            .mark_read_page("hal", &page[..3], Utc::now())
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(store.unread_count("hal").await.unwrap(), 2);
+    let again = store
+        .mark_read_page("hal", &[page[3].clone(), page[0].clone()], Utc::now())
+        .await;
+    assert!(
+        matches!(again, Err(shared::error::StoreError::ConditionFailed)),
+        "{again:?}"
+    );
+    assert_eq!(store.unread_count("hal").await.unwrap(), 2);
+    assert!(
+        !store
+            .get_notification("hal", &page[3])
+            .await
+            .unwrap()
+            .unwrap()
+            .read
+    );
+    let unread = store
+        .list_notifications("hal", None, 10, true)
+        .await
+        .unwrap();
+    assert_eq!(unread.items.len(), 2);
 }

@@ -17,6 +17,7 @@ pub enum Fault {
     Gone,
     Throttled,
     ServerError,
+    TooLarge,
 }
 
 #[derive(Default)]
@@ -122,6 +123,7 @@ async fn handle(
     let fault = state.lock().unwrap().faults.get(&id).copied();
     Ok(match fault {
         Some(Fault::Gone) => reply(410, "GoneException", "connection is gone"),
+        Some(Fault::TooLarge) => reply(413, "PayloadTooLargeException", "too large"),
         Some(Fault::Throttled) => reply(429, "LimitExceededException", "slow down"),
         Some(Fault::ServerError) => reply(500, "InternalServerErrorException", "boom"),
         None => {

@@ -24,7 +24,10 @@ async fn main() -> Result<(), Error> {
         dead_letters: true,
         ..aws::Uses::default()
     };
-    let app = aws::aws_app_using(Config::from_env(), &aws::load_sdk_config().await, uses);
+    let sdk = aws::load_sdk_config().await;
+    // Secrets come from Secrets Manager (JWT_SECRET_ARN, EVENTS_API_KEY_ARN).
+    let config = shared::adapters::secrets::resolve(Config::from_env(), &sdk).await?;
+    let app = aws::aws_app_using(config, &sdk, uses);
     // Refuse to start rather than refuse every caller later.
     app.require_verifier()?;
     let app: &'static shared::App = Box::leak(Box::new(app));

@@ -12,7 +12,10 @@ async fn main() -> Result<(), Error> {
         events_queue: true,
         ..aws::Uses::default()
     };
-    let app = aws::aws_app_using(Config::from_env(), &aws::load_sdk_config().await, uses);
+    let sdk = aws::load_sdk_config().await;
+    // Secrets come from Secrets Manager (JWT_SECRET_ARN, EVENTS_API_KEY_ARN).
+    let config = shared::adapters::secrets::resolve(Config::from_env(), &sdk).await?;
+    let app = aws::aws_app_using(config, &sdk, uses);
     // Built once per cold start, used by every invocation of this instance.
     let app: &'static shared::App = Box::leak(Box::new(app));
     run(service_fn(

@@ -9,7 +9,10 @@ async fn main() -> Result<(), Error> {
     // JSON logs when the function's log format is JSON (set in the SAM template).
     tracing::init_default_subscriber();
     let uses = aws::Uses::default();
-    let app = aws::aws_app_using(Config::from_env(), &aws::load_sdk_config().await, uses);
+    let sdk = aws::load_sdk_config().await;
+    // Secrets come from Secrets Manager (JWT_SECRET_ARN, EVENTS_API_KEY_ARN).
+    let config = shared::adapters::secrets::resolve(Config::from_env(), &sdk).await?;
+    let app = aws::aws_app_using(config, &sdk, uses);
     // Refuse to start rather than refuse every client later.
     app.require_verifier()?;
     // Built once per cold start, used by every invocation of this instance.

@@ -55,10 +55,14 @@ fn classify(err: SdkError<PostToConnectionError, HttpResponse>) -> PushError {
         Some(PostToConnectionError::LimitExceededException(_)) => {
             return PushError::Throttled(text);
         }
+        Some(PostToConnectionError::PayloadTooLargeException(_)) => {
+            return PushError::TooLarge(text);
+        }
         _ => {}
     }
     match status {
         Some(410) => PushError::Gone,
+        Some(413) => PushError::TooLarge(text),
         Some(429) => PushError::Throttled(text),
         _ => PushError::Failed(text),
     }

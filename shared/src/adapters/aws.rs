@@ -44,10 +44,13 @@ impl Uses {
 /// The application on AWS adapters, with only the clients `uses` asks for.
 #[inline]
 pub fn aws_app_using(config: Config, sdk: &SdkConfig, uses: Uses) -> App {
-    let store = Arc::new(DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(sdk),
-        config.table_name.clone(),
-    ));
+    let store = Arc::new(
+        DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            config.table_name.clone(),
+        )
+        .with_retention(config.retention),
+    );
     let sqs = (uses.events_queue || uses.deliveries_queue || uses.dead_letters)
         .then(|| aws_sdk_sqs::Client::new(sdk));
     let queue = |on: bool, url: &Option<String>, setting: &'static str| -> Arc<dyn Queue> {

@@ -7,15 +7,18 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::keys::*;
 use crate::error::StoreError;
 use crate::event::EventType;
-use crate::model::{Channel, Connection, DeliveryRecord, EventClaim, MarkRead, Notification, Page};
-use crate::ports::{NewNotification, Recorded, Store, USER_SHARDS};
+use crate::model::{
+    CLAIM_RETENTION, Channel, Connection, DeliveryRecord, EventClaim, MarkRead, Notification, Page,
+    Retention,
+};
+use crate::ports::{MAX_READ_PAGE, NewNotification, Recorded, Store, USER_SHARDS};
 use crate::preferences::Preferences;
 use crate::template::TemplateOverride;
 
@@ -24,6 +27,7 @@ type Item = HashMap<String, AttributeValue>;
 pub struct DynamoStore {
     client: aws_sdk_dynamodb::Client,
     table: String,
+    retention: Retention,
 }
 
 fn s(v: impl Into<String>) -> AttributeValue {
@@ -78,6 +82,10 @@ where
     let text = DisplayErrorContext(&err).to_string();
     match code.as_str() {
         "ConditionalCheckFailedException" => StoreError::ConditionFailed,
+        // What is left after `transact` retried a conflict a few times.
+        "TransactionConflictException" | "TransactionInProgressException" => {
+            StoreError::Conflict(text)
+        }
         "ProvisionedThroughputExceededException"
         | "ThrottlingException"
         | "RequestLimitExceeded" => StoreError::Throttled(text),
@@ -93,6 +101,18 @@ fn is_transaction_conflict(err: &SdkError<TransactWriteItemsError, impl std::fmt
             .any(|r| r.code() == Some("TransactionConflict")),
         Some(TransactWriteItemsError::TransactionInProgressException(_)) => true,
         _ => false,
+    }
+}
+
+/// A failed transaction as a store error: conflicts that outlasted the
+/// retries in `transact` are `Conflict`, so callers can tell them apart.
+fn tx_error(
+    err: SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> StoreError {
+    if is_transaction_conflict(&err) {
+        StoreError::Conflict(DisplayErrorContext(&err).to_string())
+    } else {
+        backend(err)
     }
 }
 
@@ -120,15 +140,68 @@ impl DynamoStore {
         Self {
             client,
             table: table.into(),
+            retention: Retention::default(),
         }
     }
 
-    pub fn client(&self) -> &aws_sdk_dynamodb::Client {
-        &self.client
+    pub fn with_retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
     }
 
-    pub fn table(&self) -> &str {
-        &self.table
+    /// Notifications of `pk` between `lo` and `hi` (inclusive) in key order
+    /// (newest first unless `forward`), without expired ones and, if asked,
+    /// only unread ones; reads on until `want` are found or the range ends
+    /// (a filter applies after DynamoDB's read limit).
+    async fn query_notifications(
+        &self,
+        pk: &str,
+        (lo, hi): (String, String),
+        forward: bool,
+        mut start: Option<Item>,
+        want: usize,
+        unread_only: bool,
+    ) -> Result<Vec<Notification>, StoreError> {
+        let now = Utc::now();
+        let mut items: Vec<Notification> = Vec::new();
+        loop {
+            let mut filter = "(attribute_not_exists(#ttl) OR #ttl > :now)".to_owned();
+            if unread_only {
+                filter.push_str(" AND #read = :false");
+            }
+            let mut q = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND SK BETWEEN :lo AND :hi")
+                .expression_attribute_values(":pk", s(pk))
+                .expression_attribute_values(":lo", s(lo.clone()))
+                .expression_attribute_values(":hi", s(hi.clone()))
+                .expression_attribute_values(":now", n(now.timestamp()))
+                .expression_attribute_names("#ttl", "ttl")
+                .filter_expression(filter)
+                .scan_index_forward(forward)
+                .consistent_read(true)
+                .limit((want - items.len()).max(1) as i32)
+                .set_exclusive_start_key(start.take());
+            if unread_only {
+                q = q
+                    .expression_attribute_names("#read", "read")
+                    .expression_attribute_values(":false", AttributeValue::Bool(false));
+            }
+            let out = q.send().await.map_err(backend)?;
+            for item in out.items.unwrap_or_default() {
+                let n: Notification = from_item(item)?;
+                // TTL is in whole seconds; the item knows the exact time.
+                if !n.expired(now) {
+                    items.push(n);
+                }
+            }
+            start = out.last_evaluated_key;
+            if items.len() >= want || start.is_none() {
+                return Ok(items);
+            }
+        }
     }
 
     async fn get(&self, pk: String, sk: impl Into<String>) -> Result<Option<Item>, StoreError> {
@@ -195,6 +268,28 @@ impl DynamoStore {
         }
     }
 
+    /// Marks one unread notification read (fails its condition otherwise)
+    /// and starts its retention clock: `expiresAt` for readers, `ttl` for
+    /// DynamoDB's deletion.
+    fn set_read(&self, pk: &str, id: &str, at: DateTime<Utc>) -> Result<Update, StoreError> {
+        let expires = self.retention.read_expiry(id, at);
+        build(
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(pk, notif_sk(id))))
+                .update_expression("SET #read = :true, readAt = :at, expiresAt = :exp, #ttl = :ttl")
+                .condition_expression("attribute_exists(PK) AND #read = :false")
+                .expression_attribute_names("#read", "read")
+                .expression_attribute_names("#ttl", "ttl")
+                .expression_attribute_values(":true", AttributeValue::Bool(true))
+                .expression_attribute_values(":false", AttributeValue::Bool(false))
+                .expression_attribute_values(":at", ts(at))
+                .expression_attribute_values(":exp", ts(expires))
+                .expression_attribute_values(":ttl", n(expires.timestamp()))
+                .build(),
+        )
+    }
+
     /// Counts one thing in this hour's statistics. Outside the transactions
     /// on purpose (every event would conflict on it) and spread over shards;
     /// best effort: a failure is logged, never fails the caller.
@@ -238,7 +333,7 @@ impl Store for DynamoStore {
             put_item(self.put(directory_item(&conn.user_id))?),
         ])
         .await
-        .map_err(backend)
+        .map_err(tx_error)
     }
 
     async fn remove_connection(&self, connection_id: &str) -> Result<Option<String>, StoreError> {
@@ -262,7 +357,7 @@ impl Store for DynamoStore {
                 .build(),
         ])
         .await
-        .map_err(backend)?;
+        .map_err(tx_error)?;
         Ok(Some(owner))
     }
 
@@ -303,7 +398,7 @@ impl Store for DynamoStore {
         let mut claim_item = to_item(claim_pk(&claim.event_id), "EVENT", claim)?;
         claim_item.insert(
             "ttl".into(),
-            n((claim.claimed_at + Duration::days(CLAIM_RETENTION_DAYS)).timestamp()),
+            n((claim.claimed_at + CLAIM_RETENTION).timestamp()),
         );
         let mut actions = vec![put_item(build(
             Put::builder()
@@ -341,7 +436,7 @@ impl Store for DynamoStore {
                     })?;
                 Ok(Recorded::Duplicate(from_item(item)?))
             }
-            Err(e) => Err(backend(e)),
+            Err(e) => Err(tx_error(e)),
         }
     }
 
@@ -387,10 +482,12 @@ impl Store for DynamoStore {
         user_id: &str,
         id: &str,
     ) -> Result<Option<Notification>, StoreError> {
-        self.get(user_pk(user_id), notif_sk(id))
+        let found: Option<Notification> = self
+            .get(user_pk(user_id), notif_sk(id))
             .await?
             .map(from_item)
-            .transpose()
+            .transpose()?;
+        Ok(found.filter(|n| !n.expired(Utc::now())))
     }
 
     async fn notifications_after(
@@ -401,26 +498,16 @@ impl Store for DynamoStore {
     ) -> Result<Page, StoreError> {
         // BETWEEN is inclusive; `!` sorts below every ULID character, so the
         // lower bound excludes the cursor itself and keeps everything after it.
-        let lo = notif_after(after);
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk AND SK BETWEEN :lo AND :hi")
-            .expression_attribute_values(":pk", s(user_pk(user_id)))
-            .expression_attribute_values(":lo", s(lo))
-            .expression_attribute_values(":hi", s(NOTIF_END))
-            .limit(limit as i32 + 1)
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(backend)?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_item)
-            .collect::<Result<Vec<Notification>, _>>()?;
+        let items = self
+            .query_notifications(
+                &user_pk(user_id),
+                (notif_after(after), NOTIF_END.to_owned()),
+                true,
+                None,
+                limit + 1,
+                false,
+            )
+            .await?;
         Ok(Page::from_overfetch(items, limit))
     }
 
@@ -431,21 +518,9 @@ impl Store for DynamoStore {
         at: DateTime<Utc>,
     ) -> Result<MarkRead, StoreError> {
         let pk = user_pk(user_id);
-        let set_read = build(
-            Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(key(pk.clone(), notif_sk(id))))
-                .update_expression("SET #read = :true, readAt = :at")
-                .condition_expression("attribute_exists(PK) AND #read = :false")
-                .expression_attribute_names("#read", "read")
-                .expression_attribute_values(":true", AttributeValue::Bool(true))
-                .expression_attribute_values(":false", AttributeValue::Bool(false))
-                .expression_attribute_values(":at", ts(at))
-                .build(),
-        )?;
         let res = self
             .transact(vec![
-                update_item(set_read),
+                update_item(self.set_read(&pk, id, at)?),
                 update_item(self.add(key(pk, "UNREAD"), "count", -1)?),
             ])
             .await;
@@ -461,7 +536,40 @@ impl Store for DynamoStore {
                     }),
                 }
             }
-            Err(e) => Err(backend(e)),
+            Err(e) => Err(tx_error(e)),
+        }
+    }
+
+    async fn mark_read_page(
+        &self,
+        user_id: &str,
+        ids: &[String],
+        at: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        if ids.len() > MAX_READ_PAGE {
+            return Err(StoreError::Backend(format!(
+                "at most {MAX_READ_PAGE} notifications per transaction"
+            )));
+        }
+        let pk = user_pk(user_id);
+        let mut actions = ids
+            .iter()
+            .map(|id| self.set_read(&pk, id, at).map(update_item))
+            .collect::<Result<Vec<_>, _>>()?;
+        actions.push(update_item(self.add(
+            key(pk, "UNREAD"),
+            "count",
+            -(ids.len() as i64),
+        )?));
+        match self.transact(actions).await {
+            Ok(()) => Ok(ids.len() as u64),
+            Err(e) if cancelled_by_condition(&e).is_some_and(|r| r.contains(&true)) => {
+                Err(StoreError::ConditionFailed)
+            }
+            Err(e) => Err(tx_error(e)),
         }
     }
 
@@ -482,37 +590,17 @@ impl Store for DynamoStore {
         unread_only: bool,
     ) -> Result<Page, StoreError> {
         let pk = user_pk(user_id);
-        let mut start = before.map(|b| key(pk.clone(), notif_sk(b)));
-        let mut items: Vec<Notification> = Vec::new();
-        // A filter applies after the read limit: keep reading until the page
-        // (plus one, to know whether there is more) is full or the inbox ends.
-        loop {
-            let mut q = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND SK BETWEEN :lo AND :hi")
-                .expression_attribute_values(":pk", s(pk.clone()))
-                .expression_attribute_values(":lo", s(NOTIF_PREFIX))
-                .expression_attribute_values(":hi", s(NOTIF_END))
-                .scan_index_forward(false)
-                .limit((limit + 1 - items.len()).max(1) as i32)
-                .set_exclusive_start_key(start.take());
-            if unread_only {
-                q = q
-                    .filter_expression("#read = :false")
-                    .expression_attribute_names("#read", "read")
-                    .expression_attribute_values(":false", AttributeValue::Bool(false));
-            }
-            let out = q.send().await.map_err(backend)?;
-            for item in out.items.unwrap_or_default() {
-                items.push(from_item(item)?);
-            }
-            start = out.last_evaluated_key;
-            if items.len() > limit || start.is_none() {
-                break;
-            }
-        }
+        let start = before.map(|b| key(pk.clone(), notif_sk(b)));
+        let items = self
+            .query_notifications(
+                &pk,
+                (NOTIF_PREFIX.to_owned(), NOTIF_END.to_owned()),
+                false,
+                start,
+                limit + 1,
+                unread_only,
+            )
+            .await?;
         Ok(Page::from_overfetch(items, limit))
     }
 
@@ -555,7 +643,7 @@ impl Store for DynamoStore {
                 Err(e) if cancelled_by_condition(&e).is_some_and(|r| r.first() == Some(&true)) => {
                     continue;
                 }
-                Err(e) => return Err(backend(e)),
+                Err(e) => return Err(tx_error(e)),
             }
         }
         Err(StoreError::Backend(
@@ -683,7 +771,7 @@ impl Store for DynamoStore {
             put_item(self.put(directory_item(user_id))?),
         ])
         .await
-        .map_err(backend)
+        .map_err(tx_error)
     }
 
     async fn template_overrides(&self) -> Result<Vec<TemplateOverride>, StoreError> {
@@ -733,11 +821,15 @@ impl Store for DynamoStore {
     }
 
     async fn record_delivery(&self, rec: &DeliveryRecord) -> Result<(), StoreError> {
-        let item = to_item(
+        let mut item = to_item(
             user_pk(&rec.user_id),
             delivery_sk(&rec.notification_id, rec.channel),
             rec,
         )?;
+        item.insert(
+            "ttl".into(),
+            n(self.retention.delivery_expiry(rec.at).timestamp()),
+        );
         self.client
             .put_item()
             .table_name(&self.table)

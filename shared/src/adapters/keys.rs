@@ -13,6 +13,10 @@
 //! | event claim       | `EVENT#id`     | `EVENT`                     |
 //! | statistics        | `STATS#<hour>` | `COUNTS`                    |
 //! | user directory    | `USERS#<shard>`| `USER#u`                    |
+//!
+//! `u` and `id` are [`key_part`]s: user ids come from identity providers
+//! (`auth0|64f1…`, e-mail addresses, any printable text), so a `#` or a
+//! `/` in one must never read as a separator or collide with another user.
 
 use chrono::{DateTime, Utc};
 
@@ -24,11 +28,43 @@ pub const TEMPLATE_PK: &str = "TEMPLATE";
 pub const NOTIF_PREFIX: &str = "NOTIF#";
 /// Sorts just after every `NOTIF#…` key.
 pub const NOTIF_END: &str = "NOTIF$";
-/// Days an event id is remembered for deduplication.
-pub const CLAIM_RETENTION_DAYS: i64 = 7;
+
+/// Longest encoded part kept readable; DynamoDB caps a sort key at 1,024
+/// bytes, and a 256-character id of 4-byte characters encodes to 3,072.
+const MAX_READABLE_PART: usize = 512;
+
+/// An id as it appears inside a key: bytes other than ASCII letters, digits
+/// and `_ - . : @` become `%XX` (so `%` itself is always escaped and the
+/// encoding is injective, and every id valid before encoding keys is
+/// unchanged). An encoding longer than [`MAX_READABLE_PART`] becomes `%%`
+/// and the SHA-256 of the id, which no readable encoding can equal.
+pub fn key_part(id: &str) -> std::borrow::Cow<'_, str> {
+    use std::fmt::Write;
+    let plain = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':' | b'@');
+    if id.bytes().all(plain) && id.len() <= MAX_READABLE_PART {
+        return std::borrow::Cow::Borrowed(id);
+    }
+    let mut out = String::with_capacity(id.len() * 3);
+    for b in id.bytes() {
+        if plain(b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    if out.len() > MAX_READABLE_PART {
+        use sha2::Digest;
+        out.clear();
+        out.push_str("%%");
+        for b in sha2::Sha256::digest(id.as_bytes()) {
+            let _ = write!(out, "{b:02x}");
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
 
 pub fn user_pk(user: &str) -> String {
-    format!("USER#{user}")
+    format!("USER#{}", key_part(user))
 }
 
 pub fn conn_sk(connection_id: &str) -> String {
@@ -52,7 +88,7 @@ pub fn notif_after(after: Option<&str>) -> String {
 }
 
 pub fn claim_pk(event_id: &str) -> String {
-    format!("EVENT#{event_id}")
+    format!("EVENT#{}", key_part(event_id))
 }
 
 pub fn delivery_sk(notification_id: &str, channel: Channel) -> String {
@@ -107,5 +143,40 @@ pub fn parse_user_cursor(after: Option<&str>) -> Option<(u32, Option<String>)> {
                 Some(u.to_owned()).filter(|u| !u.is_empty()),
             ))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_that_need_no_escaping_are_unchanged() {
+        for id in ["u_42", "a.b-c:d@e.co", "01JABC"] {
+            assert_eq!(key_part(id), id);
+        }
+    }
+
+    #[test]
+    fn separators_and_other_bytes_are_escaped_injectively() {
+        assert_eq!(key_part("auth0|64f1"), "auth0%7C64f1");
+        assert_eq!(key_part("a#b"), "a%23b");
+        assert_eq!(key_part("a/b"), "a%2Fb");
+        assert_eq!(key_part("ü"), "%C3%BC");
+        // `%` is escaped too, so an id that looks encoded stays distinct.
+        assert_eq!(key_part("a%23b"), "a%2523b");
+        assert_ne!(user_pk("A"), user_pk("a"));
+        assert!(!user_pk("x#CONN#y").contains("#CONN#"));
+    }
+
+    #[test]
+    fn long_ids_are_hashed_within_dynamodb_key_limits() {
+        let long = "\u{1F600}".repeat(256);
+        let k = user_pk(&long);
+        assert!(k.len() < 100, "{k}");
+        assert!(k.starts_with("USER#%%"));
+        assert_ne!(k, user_pk(&"\u{1F601}".repeat(256)));
+        let readable = "x".repeat(256);
+        assert_eq!(user_pk(&readable), format!("USER#{readable}"));
     }
 }

@@ -12,6 +12,8 @@ pub mod dynamo;
 pub mod embedded;
 pub mod keys;
 #[cfg(feature = "aws")]
+pub mod secrets;
+#[cfg(feature = "aws")]
 pub mod ses;
 #[cfg(feature = "aws")]
 pub mod sns;

@@ -1,7 +1,7 @@
 //! The queue port on SQS.
 
 use async_trait::async_trait;
-use aws_sdk_sqs::error::DisplayErrorContext;
+use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_sqs::types::{
     MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
 };
@@ -257,7 +257,24 @@ impl DeadLetters for SqsDeadLetters {
                 task: out.task_handle().map(str::to_owned),
             }),
             Err(e) => {
-                tracing::info!(error = %DisplayErrorContext(&e), "StartMessageMoveTask unavailable; moving the messages one by one");
+                let body = e
+                    .raw_response()
+                    .and_then(|r| r.body().bytes())
+                    .map(String::from_utf8_lossy)
+                    .unwrap_or_default();
+                if !move_task_missing(
+                    e.code(),
+                    e.raw_response().map(|r| r.status().as_u16()),
+                    &body,
+                ) {
+                    // Refused (access denied, a task already running, ...):
+                    // say so; moving by hand would hide it or race the task.
+                    return Err(QueueError(format!(
+                        "StartMessageMoveTask: {}",
+                        DisplayErrorContext(&e)
+                    )));
+                }
+                tracing::info!(error = %DisplayErrorContext(&e), "StartMessageMoveTask is not implemented here; moving the messages one by one");
                 let moved = self.move_by_hand(source, dlq).await?;
                 Ok(Redrive {
                     moved: Some(moved),
@@ -265,5 +282,56 @@ impl DeadLetters for SqsDeadLetters {
                 })
             }
         }
+    }
+}
+
+/// Whether an endpoint lacks StartMessageMoveTask altogether, as opposed
+/// to refusing this call. SQS itself answers every refusal and every outage
+/// with an error code (AccessDenied, UnsupportedOperation for a task already
+/// running, InternalError, ...); emulators without the operation answer an
+/// unknown-operation code, 501, or, as moto does, a bare HTML 500 page with
+/// no error code at all.
+fn move_task_missing(code: Option<&str>, status: Option<u16>, body: &str) -> bool {
+    matches!(code, Some("InvalidAction" | "UnknownOperationException"))
+        || status == Some(501)
+        || (status == Some(500) && (code.is_none() || body.contains("has not been implemented")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::move_task_missing;
+
+    #[test]
+    fn redrive_falls_back_only_where_the_move_task_does_not_exist() {
+        assert!(move_task_missing(
+            None,
+            Some(500),
+            "NotImplementedError: The StartMessageMoveTask action has not been implemented"
+        ));
+        assert!(move_task_missing(Some("InvalidAction"), Some(400), ""));
+        assert!(move_task_missing(None, Some(501), ""));
+        assert!(move_task_missing(
+            None,
+            Some(500),
+            "<!doctype html><title>500 Internal Server Error</title>"
+        ));
+        // Refusals and real outages are reported, not worked around.
+        assert!(!move_task_missing(Some("AccessDenied"), Some(403), ""));
+        assert!(!move_task_missing(
+            Some("UnsupportedOperation"),
+            Some(400),
+            ""
+        ));
+        assert!(!move_task_missing(
+            Some("AWS.SimpleQueueService.UnsupportedOperation"),
+            Some(400),
+            "There is already a task running"
+        ));
+        assert!(!move_task_missing(
+            Some("InternalError"),
+            Some(500),
+            r#"{"__type":"InternalError"}"#
+        ));
+        assert!(!move_task_missing(None, Some(503), ""));
     }
 }

@@ -16,7 +16,7 @@ use crate::usecases::stats::{stats as load_stats, window};
 type Out = Result<(u16, Option<Value>), ApiError>;
 
 pub async fn send(call: &Call<'_>) -> Out {
-    let req = SendRequest::parse(call.body)?;
+    let req = SendRequest::parse(call.body, call.app.config.loopback_http_links)?;
     match queue_send(call.app, &req).await {
         Ok((id, recipients)) => Ok((
             202,

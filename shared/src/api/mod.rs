@@ -25,6 +25,7 @@ pub enum RouteId {
     DeleteNotification,
     GetPreferences,
     PutPreferences,
+    PatchPreferences,
     AdminSend,
     ListTemplates,
     PutTemplate,
@@ -93,6 +94,12 @@ pub const ROUTES: &[Route] = &[
     ),
     route(Method::GET, "/preferences", RouteId::GetPreferences, false),
     route(Method::PUT, "/preferences", RouteId::PutPreferences, false),
+    route(
+        Method::PATCH,
+        "/preferences",
+        RouteId::PatchPreferences,
+        false,
+    ),
     route(
         Method::POST,
         "/admin/notifications",
@@ -260,6 +267,7 @@ async fn dispatch(app: &App, req: Request<Vec<u8>>) -> Result<(u16, Option<Value
         RouteId::DeleteNotification => user::delete(&call).await,
         RouteId::GetPreferences => user::get_preferences(&call).await,
         RouteId::PutPreferences => user::put_preferences(&call).await,
+        RouteId::PatchPreferences => user::patch_preferences(&call).await,
         RouteId::AdminSend => admin::send(&call).await,
         RouteId::ListTemplates => admin::list_templates(&call).await,
         RouteId::PutTemplate => admin::put_template(&call).await,

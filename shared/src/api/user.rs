@@ -121,6 +121,18 @@ pub async fn get_preferences(call: &Call<'_>) -> Out {
     Ok((200, Some(json!(prefs.effective()))))
 }
 
+/// Updates the preferences with a JSON merge patch (RFC 7396): what the
+/// patch leaves out is kept, `null` clears.
+pub async fn patch_preferences(call: &Call<'_>) -> Out {
+    let current = call.app.store.preferences(&call.who.user_id).await?;
+    let prefs = current.merge_patch(call.body)?;
+    call.app
+        .store
+        .put_preferences(&call.who.user_id, &prefs)
+        .await?;
+    Ok((200, Some(json!(prefs.effective()))))
+}
+
 /// Replaces the preferences; what is left out falls back to the defaults.
 pub async fn put_preferences(call: &Call<'_>) -> Out {
     let prefs = Preferences::parse_update(call.body)?;

@@ -2,13 +2,18 @@
 
 use std::future::Future;
 
+use std::panic::AssertUnwindSafe;
+
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use futures::FutureExt;
 use futures::future::join_all;
 
 use crate::usecases::MessageError;
 
 /// Processes every record concurrently; the response lists only the ids of
-/// the records that failed, so SQS retries exactly those.
+/// the records that failed, so SQS retries exactly those. A panic while
+/// handling one record fails that record only (release builds unwind for
+/// this): the others of the batch are not retried with it.
 pub async fn for_each_record<'a, F, Fut, T>(
     event: &'a SqsEvent,
     concurrency: usize,
@@ -25,7 +30,10 @@ where
             let id = record.message_id.clone().unwrap_or_default();
             let receive_count = record.attributes.get("ApproximateReceiveCount").cloned().unwrap_or_default();
             let result = match record.body.as_deref() {
-                Some(body) => f(body).await,
+                Some(body) => AssertUnwindSafe(f(body))
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|panic| Err(MessageError::Poison(format!("handler panicked: {}", panic_text(&panic))))),
                 None => Err(MessageError::Poison("message has no body".into())),
             };
             match result {
@@ -57,4 +65,73 @@ where
         response.batch_item_failures.push(failure);
     }
     response
+}
+
+fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a non-text panic")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_lambda_events::sqs::SqsMessage;
+
+    fn batch(bodies: &[&str]) -> SqsEvent {
+        let mut e = SqsEvent::default();
+        e.records = bodies
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let mut m = SqsMessage::default();
+                m.message_id = Some(format!("m{i}"));
+                m.body = Some((*b).to_owned());
+                m
+            })
+            .collect();
+        e
+    }
+
+    #[tokio::test]
+    async fn a_panic_fails_its_record_only() {
+        let e = batch(&["ok", "boom", "ok", "retry"]);
+        let seen = std::sync::atomic::AtomicUsize::new(0);
+        let resp = for_each_record(&e, 2, |body| {
+            let seen = &seen;
+            async move {
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                match body {
+                    "boom" => panic!("bad input reached an unwrap"),
+                    "retry" => Err(MessageError::Retry("later".into())),
+                    _ => Ok(()),
+                }
+            }
+        })
+        .await;
+        let failed: Vec<_> = resp
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        assert_eq!(failed, ["m1", "m3"]);
+        assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 4);
+    }
+
+    #[test]
+    fn release_builds_unwind_so_the_catch_works() {
+        // With panic = "abort" the catch above never runs in Lambda.
+        let manifest = include_str!("../../../Cargo.toml");
+        let release = manifest
+            .split("[profile.release]")
+            .nth(1)
+            .expect("a release profile");
+        let release = release.split("\n[").next().unwrap_or(release);
+        assert!(
+            !release.contains("panic = \"abort\""),
+            "the release profile must unwind"
+        );
+    }
 }

@@ -7,7 +7,7 @@ use chrono::Utc;
 
 use super::http::{error_body, header, proxy};
 use crate::app::App;
-use crate::auth::{SUBPROTOCOL, token_from_subprotocols};
+use crate::auth::{SUBPROTOCOL, offers_notify, token_from_subprotocols};
 use crate::usecases::session::{ConnectError, connect};
 
 pub async fn handle(app: &App, req: ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse {
@@ -24,13 +24,15 @@ pub async fn handle(app: &App, req: ApiGatewayWebsocketProxyRequest) -> ApiGatew
     // Browsers cannot set headers on a WebSocket: the token comes in the query
     // string or as a subprotocol next to `notify`.
     let from_query = req.query_string_parameters.first("token");
-    let from_protocol =
-        header(&req.headers, "sec-websocket-protocol").and_then(token_from_subprotocols);
+    let protocols = header(&req.headers, "sec-websocket-protocol");
+    let from_protocol = protocols.and_then(token_from_subprotocols);
     let token = from_query.or(from_protocol);
     match connect(app, token, connection_id, Utc::now()).await {
         Ok(_) => {
             let mut r = proxy(200, None);
-            if from_query.is_none() && from_protocol.is_some() {
+            // Browsers abort a handshake that does not pick one of the
+            // subprotocols they offered, wherever the token came from.
+            if protocols.is_some_and(offers_notify) {
                 r.headers.insert(
                     "sec-websocket-protocol",
                     HeaderValue::from_static(SUBPROTOCOL),

@@ -26,12 +26,19 @@ pub async fn handle(app: &App, req: ApiGatewayWebsocketProxyRequest) -> ApiGatew
             ))
         }
     };
-    if let Some(reply) = reply
-        && let Err(e) = app.pusher.post(&connection_id, &reply.to_bytes()).await
-    {
-        tracing::warn!(connection_id, error = %e, "could not answer the client");
-        if e == PushError::Gone {
-            let _ = app.store.remove_connection(&connection_id).await;
+    if let Some(reply) = reply {
+        let bytes = reply.to_bytes();
+        match app.pusher.post(&connection_id, &bytes).await {
+            Ok(()) => {}
+            Err(PushError::TooLarge(e)) => {
+                // Replies are sized under 100 KB: this is a bug, never a shrug.
+                tracing::error!(connection_id, bytes = bytes.len(), error = %e, "reply refused as too large");
+            }
+            Err(PushError::Gone) => {
+                tracing::info!(connection_id, "connection gone before the reply");
+                let _ = app.store.remove_connection(&connection_id).await;
+            }
+            Err(e) => tracing::warn!(connection_id, error = %e, "could not answer the client"),
         }
     }
     proxy(200, None)

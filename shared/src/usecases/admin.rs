@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use crate::app::App;
 use crate::error::{QueueError, ValidationError};
-use crate::event::{BusinessEvent, EventType, check_key};
+use crate::event::{BusinessEvent, EventType, check_user_id};
 use crate::model::Priority;
 use crate::ports::OutMessage;
 use crate::usecases::MessageError;
@@ -76,7 +76,7 @@ fn text(
 impl SendRequest {
     /// `{"userIds":[..]}` or `{"broadcast":true}`, with either `{"type","data"}`
     /// (a business template) or `{"title","message",...}` (literal text).
-    pub fn parse(body: &[u8]) -> Result<Self, ValidationError> {
+    pub fn parse(body: &[u8], loopback_http_links: bool) -> Result<Self, ValidationError> {
         let v: Value = serde_json::from_slice(body)
             .map_err(|e| ValidationError::new("body", format!("not valid JSON: {e}")))?;
         let Value::Object(obj) = v else {
@@ -130,7 +130,7 @@ impl SendRequest {
                             "must be a string",
                         ));
                     };
-                    check_key(&format!("userIds[{i}]"), s)?;
+                    check_user_id(&format!("userIds[{i}]"), s)?;
                     if !users.contains(s) {
                         users.push(s.clone());
                     }
@@ -176,6 +176,9 @@ impl SendRequest {
                     if let Some(v) = text(&obj, field, max, false)? {
                         data.insert(field.into(), v.into());
                     }
+                }
+                if let Some(Value::String(url)) = data.get("actionUrl") {
+                    crate::links::check_action_url("actionUrl", url, loopback_http_links)?;
                 }
                 if let Some(p) = text(&obj, "priority", 10, false)? {
                     Priority::parse(&p).ok_or_else(|| {
@@ -291,7 +294,7 @@ mod tests {
     use super::*;
 
     fn parse(v: Value) -> Result<SendRequest, ValidationError> {
-        SendRequest::parse(v.to_string().as_bytes())
+        SendRequest::parse(v.to_string().as_bytes(), false)
     }
 
     #[test]
@@ -341,6 +344,20 @@ mod tests {
             field(json!({"userIds":["a"],"title":"t","message":"m","colour":"red"})),
             "colour"
         );
+        for url in [
+            "javascript:alert(1)",
+            "//evil.example",
+            "http://127.0.0.1/x",
+        ] {
+            assert_eq!(
+                field(json!({"userIds":["a"],"title":"t","message":"m","actionUrl":url})),
+                "actionUrl"
+            );
+        }
+        let ok =
+            json!({"userIds":["a"],"title":"t","message":"m","actionUrl":"http://127.0.0.1/x"});
+        assert!(SendRequest::parse(ok.to_string().as_bytes(), true).is_ok());
+        assert!(parse(json!({"userIds":["auth0|1", "a@b.co"],"title":"t","message":"m"})).is_ok());
     }
 
     #[test]

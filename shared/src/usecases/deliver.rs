@@ -113,6 +113,11 @@ async fn deliver(app: &App, job: DeliveryJob) -> Result<Delivered, MessageError>
             if out.failed.is_empty() {
                 let (status, reason) = if devices > 0 {
                     (DeliveryStatus::Delivered, None)
+                } else if !out.too_large.is_empty() {
+                    (
+                        DeliveryStatus::Failed,
+                        Some("refused as larger than API Gateway's 128 KB".into()),
+                    )
                 } else {
                     (
                         DeliveryStatus::Skipped,

@@ -10,6 +10,8 @@ use crate::model::Connection;
 pub struct FanOut {
     pub delivered: Vec<String>,
     pub gone: Vec<String>,
+    /// Refused as too large (413): never retried, logged as the bug it is.
+    pub too_large: Vec<String>,
     pub failed: Vec<(String, PushError)>,
 }
 
@@ -25,6 +27,10 @@ pub async fn fan_out(app: &App, connections: &[Connection], payload: &[u8]) -> F
         match res {
             Ok(()) => out.delivered.push(id),
             Err(PushError::Gone) => out.gone.push(id),
+            Err(PushError::TooLarge(e)) => {
+                tracing::error!(connection_id = %id, bytes = payload.len(), error = %e, "API Gateway refused the message as too large; messages must stay under 128 KB");
+                out.too_large.push(id);
+            }
             Err(e) => out.failed.push((id, e)),
         }
     }

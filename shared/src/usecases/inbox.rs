@@ -5,6 +5,7 @@ use chrono::Utc;
 use crate::app::App;
 use crate::error::StoreError;
 use crate::model::MarkRead;
+use crate::ports::MAX_READ_PAGE;
 use crate::protocol::ServerMessage;
 use crate::usecases::fanout::{fan_out, live_connections};
 
@@ -52,7 +53,13 @@ pub enum SyncError {
     Store(#[from] StoreError),
 }
 
-/// The notifications after `since`, oldest first, one page at a time.
+/// Largest serialized reply sent over the WebSocket: API Gateway refuses a
+/// message over 128 KB (413), and a refused sync would hit the same wall on
+/// every reconnect.
+pub const MAX_REPLY_BYTES: usize = 100 * 1024;
+
+/// The notifications after `since`, oldest first, one page at a time, cut
+/// short (with `hasMore`) where the reply would pass [`MAX_REPLY_BYTES`].
 pub async fn sync(
     app: &App,
     user_id: &str,
@@ -64,42 +71,58 @@ pub async fn sync(
     }
     let page = app.store.notifications_after(user_id, since, limit).await?;
     let unread = app.store.unread_count(user_id).await?;
-    let cursor = page
-        .items
+    let mut notifications = page.items;
+    let mut has_more = page.next.is_some();
+    // The envelope and counters are small; measure each item as sent.
+    let envelope = 200 + since.map_or(0, str::len);
+    let mut size = envelope;
+    let mut fit = 0;
+    for n in &notifications {
+        let bytes = serde_json::to_vec(n).map(|v| v.len()).unwrap_or(usize::MAX) + 1;
+        if size + bytes > MAX_REPLY_BYTES && fit > 0 {
+            break;
+        }
+        size += bytes;
+        fit += 1;
+    }
+    if fit < notifications.len() {
+        notifications.truncate(fit);
+        has_more = true;
+    }
+    let cursor = notifications
         .last()
         .map(|n| n.id.clone())
         .or_else(|| since.map(str::to_owned));
     Ok(ServerMessage::Sync {
-        has_more: page.next.is_some(),
-        notifications: page.items,
+        has_more,
+        notifications,
         cursor,
         unread_count: unread,
     })
 }
 
-/// Marks every unread notification read, one exact decrement each, then
-/// tells every device the new count once. Returns how many were marked.
+/// Marks every unread notification read, one transaction per page (the
+/// page's updates and a single decrement of the counter: concurrent
+/// transactions on the one counter item would cancel each other on
+/// DynamoDB), then tells every device the new count once. Returns how
+/// many were marked.
 pub async fn mark_all_read(app: &App, user_id: &str) -> Result<u64, StoreError> {
     let mut marked = 0;
-    let now = Utc::now();
+    let mut raced = 0;
     loop {
         let page = app
             .store
-            .list_notifications(user_id, None, 100, true)
+            .list_notifications(user_id, None, MAX_READ_PAGE, true)
             .await?;
         if page.items.is_empty() {
             break;
         }
-        let results = futures::future::join_all(
-            page.items
-                .iter()
-                .map(|n| app.store.mark_read(user_id, &n.id, now)),
-        )
-        .await;
-        for r in results {
-            if let MarkRead::Marked { .. } = r? {
-                marked += 1;
-            }
+        let ids: Vec<String> = page.items.into_iter().map(|n| n.id).collect();
+        match app.store.mark_read_page(user_id, &ids, Utc::now()).await {
+            Ok(n) => marked += n,
+            // Another device marked one of them meanwhile: list again.
+            Err(StoreError::ConditionFailed) if raced < 5 => raced += 1,
+            Err(e) => return Err(e),
         }
     }
     let unread = app.store.unread_count(user_id).await?;

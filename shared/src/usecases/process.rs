@@ -63,18 +63,30 @@ async fn process(
         let r = templates
             .render_in_app(event)
             .map_err(|e| MessageError::Poison(e.to_string()))?;
+        // A template can render an event's data into the link: check the
+        // result too, not only what admins save.
+        let action_url = r.action_url.filter(|url| {
+            let ok =
+                crate::links::check_action_url("actionUrl", url, app.config.loopback_http_links);
+            if let Err(e) = &ok {
+                tracing::warn!(reason = %e, "rendered action URL dropped");
+            }
+            ok.is_ok()
+        });
         Ok(Some(Notification {
             id: claim.notification_id.clone(),
             kind: event.kind,
             title: r.title,
             message: r.message,
             priority: r.priority,
-            action_url: r.action_url,
+            action_url,
             action_text: r.action_text,
             created_at: claim.created_at,
             read: false,
             read_at: None,
             event_id: event.id.clone(),
+            data: event.notification_data(),
+            expires_at: None,
         }))
     };
 

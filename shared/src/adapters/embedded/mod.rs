@@ -20,6 +20,8 @@ use crate::error::StoreError;
 #[derive(Clone)]
 pub struct Embedded {
     db: Arc<redb::Database>,
+    /// Items of the store's transactions in flight, shared by every handle.
+    locks: Arc<store::ItemLocks>,
 }
 
 impl Embedded {
@@ -37,7 +39,10 @@ impl Embedded {
             .set_cache_size(cache_bytes)
             .create(&path)
             .map_err(|e| StoreError::Backend(format!("open {}: {e}", path.display())))?;
-        let e = Self { db: Arc::new(db) };
+        let e = Self {
+            db: Arc::new(db),
+            locks: Arc::default(),
+        };
         kv::init(&e.db)?;
         Ok(e)
     }
@@ -49,7 +54,7 @@ impl Embedded {
     }
 
     pub fn store(&self) -> EmbeddedStore {
-        EmbeddedStore::new(self.db.clone())
+        EmbeddedStore::new(self.db.clone(), self.locks.clone())
     }
 
     /// A durable queue; `max_receives` deliveries before it dead-letters a message.

@@ -1,8 +1,14 @@
 //! The store port on the embedded database: the same items as DynamoDB,
 //! each use case's writes in one transaction.
+//!
+//! redb runs one write transaction at a time, so on its own it would never
+//! show what DynamoDB does to two transactions on the same item at once:
+//! cancel one with TransactionConflict. [`ItemLocks`] brings that back, so
+//! code that would conflict on AWS conflicts here too, and the same retry
+//! policy as the DynamoDB adapter absorbs short races.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -12,21 +18,108 @@ use super::kv::{ITEMS, add, get, key, partition, put, remove, scan};
 use crate::adapters::keys::*;
 use crate::error::StoreError;
 use crate::event::EventType;
-use crate::model::{Channel, Connection, DeliveryRecord, EventClaim, MarkRead, Notification, Page};
-use crate::ports::{NewNotification, Recorded, Store, USER_SHARDS};
+use crate::model::{
+    Channel, Connection, DeliveryRecord, EventClaim, MarkRead, Notification, Page, Retention,
+};
+use crate::ports::{MAX_READ_PAGE, NewNotification, Recorded, Store, USER_SHARDS};
 use crate::preferences::Preferences;
 use crate::template::TemplateOverride;
 
 use super::kv::{read, write};
 
+/// The items held by transactions in flight.
+#[derive(Default)]
+pub struct ItemLocks(Mutex<HashSet<String>>);
+
+impl ItemLocks {
+    fn set(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes every key or none: false if another transaction holds one.
+    fn try_take(&self, keys: &[String]) -> bool {
+        let mut held = self.set();
+        if keys.iter().any(|k| held.contains(k)) {
+            return false;
+        }
+        held.extend(keys.iter().cloned());
+        true
+    }
+}
+
+/// Releases a transaction's items when it ends, however it ends.
+struct Held<'a> {
+    locks: &'a ItemLocks,
+    keys: Vec<String>,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        let mut held = self.locks.set();
+        for k in &self.keys {
+            held.remove(k);
+        }
+    }
+}
+
+/// Quick retries of a conflicting transaction, as the DynamoDB adapter does.
+const CONFLICT_RETRIES: u32 = 6;
+
 #[derive(Clone)]
 pub struct EmbeddedStore {
     db: Arc<Database>,
+    locks: Arc<ItemLocks>,
+    retention: Retention,
+    conflict_retries: u32,
 }
 
 impl EmbeddedStore {
-    pub(super) fn new(db: Arc<Database>) -> Self {
-        Self { db }
+    pub(super) fn new(db: Arc<Database>, locks: Arc<ItemLocks>) -> Self {
+        Self {
+            db,
+            locks,
+            retention: Retention::default(),
+            conflict_retries: CONFLICT_RETRIES,
+        }
+    }
+
+    pub fn with_retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// Conflicts surface at once instead of being retried: for tests that
+    /// show which access patterns conflict.
+    pub fn without_conflict_retries(mut self) -> Self {
+        self.conflict_retries = 0;
+        self
+    }
+
+    /// One transaction over the items `keys`: refused with
+    /// `StoreError::Conflict` while another transaction holds one of them
+    /// (after the quick retries), as DynamoDB refuses it.
+    async fn transact<T: Send + 'static>(
+        &self,
+        keys: Vec<String>,
+        durable: bool,
+        f: impl FnOnce(&mut Table) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let mut attempt = 0;
+        while !self.locks.try_take(&keys) {
+            if attempt >= self.conflict_retries {
+                return Err(StoreError::Conflict(
+                    "another transaction on the same item is in progress".into(),
+                ));
+            }
+            attempt += 1;
+            let jitter = u64::from(ulid::Ulid::new().random() as u16 % 10);
+            tokio::time::sleep(std::time::Duration::from_millis((5 << attempt) + jitter)).await;
+        }
+        let _held = Held {
+            locks: &self.locks,
+            keys,
+        };
+        write(&self.db, ITEMS, durable, f).await
     }
 }
 
@@ -63,7 +156,12 @@ fn unread(
 impl Store for EmbeddedStore {
     async fn put_connection(&self, conn: &Connection) -> Result<(), StoreError> {
         let conn = conn.clone();
-        write(&self.db, ITEMS, false, move |t| {
+        let keys = vec![
+            key(&user_pk(&conn.user_id), &conn_sk(&conn.connection_id)),
+            key(&owner_pk(&conn.connection_id), "META"),
+            key(&directory_pk_of(&conn.user_id), &user_pk(&conn.user_id)),
+        ];
+        self.transact(keys, false, move |t| {
             put(
                 t,
                 &key(&user_pk(&conn.user_id), &conn_sk(&conn.connection_id)),
@@ -81,7 +179,8 @@ impl Store for EmbeddedStore {
 
     async fn remove_connection(&self, connection_id: &str) -> Result<Option<String>, StoreError> {
         let id = connection_id.to_owned();
-        write(&self.db, ITEMS, false, move |t| {
+        let keys = vec![key(&owner_pk(&id), "META")];
+        self.transact(keys, false, move |t| {
             let owner: Option<String> = get(t, &key(&owner_pk(&id), "META"))?;
             if let Some(user) = &owner {
                 remove(t, &key(&user_pk(user), &conn_sk(&id)))?;
@@ -113,7 +212,16 @@ impl Store for EmbeddedStore {
 
     async fn record_notification(&self, new: &NewNotification) -> Result<Recorded, StoreError> {
         let new = new.clone();
-        write(&self.db, ITEMS, false, move |t| {
+        let user = &new.claim.user_id;
+        let mut keys = vec![
+            key(&claim_pk(&new.claim.event_id), "EVENT"),
+            key(&directory_pk_of(user), &user_pk(user)),
+        ];
+        if let Some(n) = &new.notification {
+            keys.push(key(&user_pk(user), &notif_sk(&n.id)));
+            keys.push(unread_key(user));
+        }
+        self.transact(keys, false, move |t| {
             let claim_key = key(&claim_pk(&new.claim.event_id), "EVENT");
             if let Some(existing) = get::<EventClaim>(t, &claim_key)? {
                 return Ok(Recorded::Duplicate(existing));
@@ -170,7 +278,11 @@ impl Store for EmbeddedStore {
         id: &str,
     ) -> Result<Option<Notification>, StoreError> {
         let k = key(&user_pk(user_id), &notif_sk(id));
-        read(&self.db, ITEMS, move |t| get(t, &k)).await
+        let now = Utc::now();
+        read(&self.db, ITEMS, move |t| {
+            Ok(get::<Notification>(t, &k)?.filter(|n| !n.expired(now)))
+        })
+        .await
     }
 
     async fn notifications_after(
@@ -181,13 +293,14 @@ impl Store for EmbeddedStore {
     ) -> Result<Page, StoreError> {
         let pk = user_pk(user_id);
         let start = key(&pk, &notif_after(after));
+        let now = Utc::now();
         read(&self.db, ITEMS, move |t| {
             let items: Vec<Notification> = scan(
                 t,
                 &start,
                 &key(&pk, NOTIF_END),
                 false,
-                |_, _| true,
+                |_, n: &Notification| !n.expired(now),
                 limit + 1,
             )?
             .into_iter()
@@ -205,8 +318,10 @@ impl Store for EmbeddedStore {
         at: DateTime<Utc>,
     ) -> Result<MarkRead, StoreError> {
         let (user, k) = (user_id.to_owned(), key(&user_pk(user_id), &notif_sk(id)));
-        write(&self.db, ITEMS, true, move |t| {
-            let Some(mut n) = get::<Notification>(t, &k)? else {
+        let expires = self.retention.read_expiry(id, at);
+        let keys = vec![k.clone(), unread_key(user_id)];
+        self.transact(keys, true, move |t| {
+            let Some(mut n) = get::<Notification>(t, &k)?.filter(|n| !n.expired(at)) else {
                 return Ok(MarkRead::NotFound);
             };
             if n.read {
@@ -216,11 +331,56 @@ impl Store for EmbeddedStore {
             }
             n.read = true;
             n.read_at = Some(at);
+            n.expires_at = Some(expires);
             put(t, &k, &n)?;
             add(t, &unread_key(&user), -1)?;
             Ok(MarkRead::Marked {
                 unread: unread(t, &user)?,
             })
+        })
+        .await
+    }
+
+    async fn mark_read_page(
+        &self,
+        user_id: &str,
+        ids: &[String],
+        at: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        if ids.len() > MAX_READ_PAGE {
+            return Err(StoreError::Backend(format!(
+                "at most {MAX_READ_PAGE} notifications per transaction"
+            )));
+        }
+        let pk = user_pk(user_id);
+        let items: Vec<(String, DateTime<Utc>)> = ids
+            .iter()
+            .map(|id| (key(&pk, &notif_sk(id)), self.retention.read_expiry(id, at)))
+            .collect();
+        let counter = unread_key(user_id);
+        let mut keys: Vec<String> = items.iter().map(|(k, _)| k.clone()).collect();
+        keys.push(counter.clone());
+        self.transact(keys, true, move |t| {
+            // All or nothing, like the DynamoDB transaction's conditions:
+            // check every one before writing any.
+            let mut found = Vec::with_capacity(items.len());
+            for (k, expires) in &items {
+                match get::<Notification>(t, k)? {
+                    Some(n) if !n.read && !n.expired(at) => found.push((k, n, *expires)),
+                    _ => return Err(StoreError::ConditionFailed),
+                }
+            }
+            for (k, mut n, expires) in found {
+                n.read = true;
+                n.read_at = Some(at);
+                n.expires_at = Some(expires);
+                put(t, k, &n)?;
+            }
+            add(t, &counter, -(items.len() as i64))?;
+            Ok(items.len() as u64)
         })
         .await
     }
@@ -242,13 +402,14 @@ impl Store for EmbeddedStore {
             Some(b) => key(&pk, &notif_sk(b)),
             None => key(&pk, NOTIF_END),
         };
+        let now = Utc::now();
         read(&self.db, ITEMS, move |t| {
             let items: Vec<Notification> = scan(
                 t,
                 &key(&pk, NOTIF_PREFIX),
                 &end,
                 true,
-                |_, n: &Notification| !unread_only || !n.read,
+                |_, n: &Notification| (!unread_only || !n.read) && !n.expired(now),
                 limit + 1,
             )?
             .into_iter()
@@ -261,7 +422,10 @@ impl Store for EmbeddedStore {
 
     async fn delete_notification(&self, user_id: &str, id: &str) -> Result<bool, StoreError> {
         let (user, id) = (user_id.to_owned(), id.to_owned());
-        write(&self.db, ITEMS, true, move |t| {
+        let pk = user_pk(&user);
+        let mut keys = vec![key(&pk, &notif_sk(&id)), unread_key(&user)];
+        keys.extend(Channel::ALL.map(|ch| key(&pk, &delivery_sk(&id, ch))));
+        self.transact(keys, true, move |t| {
             let pk = user_pk(&user);
             let Some(n) = get::<Notification>(t, &key(&pk, &notif_sk(&id)))? else {
                 return Ok(false);
@@ -341,7 +505,11 @@ impl Store for EmbeddedStore {
 
     async fn put_preferences(&self, user_id: &str, prefs: &Preferences) -> Result<(), StoreError> {
         let (user, prefs) = (user_id.to_owned(), prefs.clone());
-        write(&self.db, ITEMS, true, move |t| {
+        let keys = vec![
+            key(&user_pk(&user), "PREFS"),
+            key(&directory_pk_of(&user), &user_pk(&user)),
+        ];
+        self.transact(keys, true, move |t| {
             put(t, &key(&user_pk(&user), "PREFS"), &prefs)?;
             register_user(t, &user)
         })
