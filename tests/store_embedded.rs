@@ -127,3 +127,53 @@ async fn mark_all_read_is_one_transaction_per_page() {
     let left = s.list_notifications("jon", None, 10, true).await.unwrap();
     assert!(left.items.is_empty());
 }
+
+/// The embedded store deletes what DynamoDB's TTL would: read notifications
+/// past their expiry, old delivery records and claims; unread ones stay.
+#[tokio::test]
+async fn expired_items_are_purged_and_unread_ones_kept() {
+    use chrono::{Duration, Utc};
+    use shared::model::{Channel, DeliveryRecord, DeliveryStatus};
+    use shared::ports::Store;
+    let s = store();
+    let old_read = contract::add_aged(&s, "lea", "evt_lea_1", Duration::days(400)).await;
+    let old_unread = contract::add_aged(&s, "lea", "evt_lea_2", Duration::days(400)).await;
+    let fresh = contract::add(&s, "lea", "evt_lea_3").await;
+    s.mark_read("lea", &old_read.id, Utc::now() - Duration::days(2))
+        .await
+        .unwrap();
+    s.record_delivery(&DeliveryRecord {
+        user_id: "lea".into(),
+        notification_id: old_read.id.clone(),
+        channel: Channel::Email,
+        status: DeliveryStatus::Delivered,
+        reason: None,
+        detail: None,
+        at: Utc::now() - Duration::days(400),
+    })
+    .await
+    .unwrap();
+    // A year later the claims of the aged events (made 400 days ago) go too.
+    let purged = s.purge_expired(Utc::now()).await.unwrap();
+    assert_eq!(purged, 4, "one read notification, one delivery, two claims");
+    assert_eq!(s.purge_expired(Utc::now()).await.unwrap(), 0);
+    assert!(
+        s.get_notification("lea", &old_unread.id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        s.get_notification("lea", &fresh.id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        s.delivery("lea", &old_read.id, Channel::Email)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(s.unread_count("lea").await.unwrap(), 2);
+}

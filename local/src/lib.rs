@@ -163,6 +163,26 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
 
 /// Credentials and region for the SDK clients that talk to the local
 /// management API: it does not check signatures, but the SDK must sign.
+/// Deletes expired items from the embedded store now and every hour, as
+/// DynamoDB's TTL does on AWS.
+async fn purge_hourly(
+    store: Option<shared::adapters::embedded::EmbeddedStore>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let Some(store) = store else { return };
+    loop {
+        match store.purge_expired(chrono::Utc::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(items = n, "expired items purged"),
+            Err(e) => tracing::warn!(error = %e, "could not purge expired items"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
 fn local_sdk_config() -> aws_config::SdkConfig {
     aws_config::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
@@ -239,6 +259,8 @@ pub async fn start(mut opts: Options) -> Result<Running, StartError> {
     let events = embedded.queue("events", opts.visibility_timeout, opts.max_receives);
     let deliveries = embedded.queue("deliveries", opts.visibility_timeout, opts.max_receives);
     let local_sdk = local_sdk_config();
+    // The embedded store has no TTL sweeper of its own: the stack purges.
+    let mut purgeable = None;
     let (store, mailer, outbox): (Arc<dyn Store>, Arc<dyn Mailer>, Option<OutboxMailer>) =
         match opts.backend {
             Backend::Embedded => {
@@ -246,11 +268,9 @@ pub async fn start(mut opts: Options) -> Result<Running, StartError> {
                     opts.config.email_from.as_deref().unwrap_or(DEV_EMAIL_FROM),
                     &opts.data_dir.join("outbox"),
                 );
-                (
-                    Arc::new(embedded.store().with_retention(opts.config.retention)),
-                    Arc::new(outbox.clone()),
-                    Some(outbox),
-                )
+                let store = embedded.store().with_retention(opts.config.retention);
+                purgeable = Some(store.clone());
+                (Arc::new(store), Arc::new(outbox.clone()), Some(outbox))
             }
             Backend::Aws => {
                 let sdk = shared::adapters::aws::load_sdk_config().await;
@@ -319,7 +339,9 @@ pub async fn start(mut opts: Options) -> Result<Running, StartError> {
 
     let worker_app = app.clone();
     let sender_app = app.clone();
+    let purge_stop = stop_rx.clone();
     let tasks = vec![
+        tokio::spawn(purge_hourly(purgeable, purge_stop)),
         tokio::spawn(gateway.clone().serve(ws_listener)),
         tokio::spawn(site.serve(http_listener, stop_rx.clone(), tracker.clone())),
         tokio::spawn(consumer::run(

@@ -11,7 +11,7 @@ use crate::error::StoreError;
 
 pub const ITEMS: TableDefinition<&str, &[u8]> = TableDefinition::new("items");
 /// Separates the partition and sort key; sorts below every printable character.
-const SEP: char = '\u{1f}';
+pub const SEP: char = '\u{1f}';
 
 pub fn key(pk: &str, sk: &str) -> String {
     format!("{pk}{SEP}{sk}")

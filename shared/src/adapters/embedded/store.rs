@@ -12,14 +12,15 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use redb::Database;
+use redb::{Database, ReadableTable};
 
 use super::kv::{ITEMS, add, get, key, partition, put, remove, scan};
 use crate::adapters::keys::*;
 use crate::error::StoreError;
 use crate::event::EventType;
 use crate::model::{
-    Channel, Connection, DeliveryRecord, EventClaim, MarkRead, Notification, Page, Retention,
+    CLAIM_RETENTION, Channel, Connection, DeliveryRecord, EventClaim, MarkRead, Notification, Page,
+    Retention,
 };
 use crate::ports::{MAX_READ_PAGE, NewNotification, Recorded, Store, USER_SHARDS};
 use crate::preferences::Preferences;
@@ -93,6 +94,42 @@ impl EmbeddedStore {
     pub fn without_conflict_retries(mut self) -> Self {
         self.conflict_retries = 0;
         self
+    }
+
+    /// Deletes what DynamoDB's TTL would have deleted by `now`: read
+    /// notifications past their expiry, delivery records past the
+    /// retention, event claims past [`CLAIM_RETENTION`]. Returns how many.
+    pub async fn purge_expired(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let retention = self.retention;
+        write(&self.db, ITEMS, true, move |t| {
+            let mut doomed = Vec::new();
+            for entry in t.iter().map_err(super::kv::err)? {
+                let (k, v) = entry.map_err(super::kv::err)?;
+                let key = k.value();
+                let Some((_, sk)) = key.split_once(super::kv::SEP) else {
+                    continue;
+                };
+                let expired = if sk.starts_with(NOTIF_PREFIX) {
+                    serde_json::from_slice::<Notification>(v.value()).is_ok_and(|n| n.expired(now))
+                } else if sk.starts_with("DELIVERY#") {
+                    serde_json::from_slice::<DeliveryRecord>(v.value())
+                        .is_ok_and(|d| retention.delivery_expiry(d.at) <= now)
+                } else if sk == "EVENT" {
+                    serde_json::from_slice::<EventClaim>(v.value())
+                        .is_ok_and(|c| c.claimed_at + CLAIM_RETENTION <= now)
+                } else {
+                    false
+                };
+                if expired {
+                    doomed.push(key.to_owned());
+                }
+            }
+            for k in &doomed {
+                remove(t, k)?;
+            }
+            Ok(doomed.len())
+        })
+        .await
     }
 
     /// One transaction over the items `keys`: refused with
