@@ -39,18 +39,18 @@ async fn deliveries() {
 
 #[tokio::test]
 async fn counters_are_kept_per_hour_as_things_happen() {
-    use shared::ports::Store;
+    use shared::ports::*;
     let s = store().await;
     contract::add(&s, "hal", "evt_stat_1").await;
     contract::add(&s, "hal", "evt_stat_2").await;
     contract::deliveries(&s).await;
     let counts = s
-        .stats(&[shared::ports::stats_hour(chrono::Utc::now())])
+        .stats(&[shared::ports::StatsHour::of(chrono::Utc::now())])
         .await
         .unwrap();
-    assert_eq!(counts[0].get("created.order.created"), Some(&2));
-    assert_eq!(counts[0].get("email.failed"), Some(&1));
-    assert_eq!(counts[0].get("email.delivered"), Some(&1));
+    assert_eq!(counts[0].created.get("order.created"), Some(&2));
+    assert_eq!(counts[0].deliveries["email"].get("failed"), Some(&1));
+    assert_eq!(counts[0].deliveries["email"].get("delivered"), Some(&1));
 }
 
 #[tokio::test]
@@ -76,7 +76,7 @@ async fn read_notifications_deliveries_and_claims_carry_a_ttl() {
     use aws_sdk_dynamodb::types::AttributeValue;
     use chrono::{Duration, Utc};
     use shared::model::{Channel, DeliveryRecord, DeliveryStatus, Retention};
-    use shared::ports::Store;
+    use shared::ports::*;
     let sdk = sdk_config(&moto().endpoint());
     let client = aws_sdk_dynamodb::Client::new(&sdk);
     let table = format!("ttl-{}", ulid::Ulid::new().to_string().to_lowercase());

@@ -58,7 +58,7 @@ async fn what_is_written_survives_a_reopen() {
         contract::add(&s, "rex", "evt_keep").await
     };
     let s = Embedded::open(&dir).unwrap().store();
-    use shared::ports::Store;
+    use shared::ports::*;
     assert_eq!(
         s.get_notification("rex", &n.id).await.unwrap().unwrap().id,
         n.id
@@ -73,7 +73,7 @@ async fn what_is_written_survives_a_reopen() {
 async fn concurrent_transactions_on_one_item_conflict_as_on_dynamodb() {
     use shared::error::StoreError;
     use shared::model::MarkRead;
-    use shared::ports::Store;
+    use shared::ports::*;
     let s = store();
     let mut ids = Vec::new();
     for i in 0..20 {
@@ -105,7 +105,7 @@ async fn concurrent_transactions_on_one_item_conflict_as_on_dynamodb() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mark_all_read_is_one_transaction_per_page() {
     use shared::adapters::disabled::Disabled;
-    use shared::ports::Store;
+    use shared::ports::*;
     use std::sync::Arc;
     let s = store().without_conflict_retries();
     for i in 0..250 {
@@ -119,9 +119,14 @@ async fn mark_all_read_is_one_transaction_per_page() {
         Arc::new(Disabled("pushes")),
         Arc::new(Disabled("email")),
     );
-    let marked = shared::usecases::inbox::mark_all_read(&app, "jon")
-        .await
-        .unwrap();
+    let marked = shared::usecases::inbox::mark_all_read(
+        app.store.as_ref(),
+        app.devices(),
+        "jon",
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
     assert_eq!(marked, 250);
     assert_eq!(s.unread_count("jon").await.unwrap(), 0);
     let left = s.list_notifications("jon", None, 10, true).await.unwrap();
@@ -134,7 +139,7 @@ async fn mark_all_read_is_one_transaction_per_page() {
 async fn expired_items_are_purged_and_unread_ones_kept() {
     use chrono::{Duration, Utc};
     use shared::model::{Channel, DeliveryRecord, DeliveryStatus};
-    use shared::ports::Store;
+    use shared::ports::*;
     let s = store();
     let old_read = contract::add_aged(&s, "lea", "evt_lea_1", Duration::days(400)).await;
     let old_unread = contract::add_aged(&s, "lea", "evt_lea_2", Duration::days(400)).await;

@@ -10,7 +10,7 @@ use shared::adapters::embedded::Embedded;
 use shared::aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use shared::jobs::DeliveryJob;
 use shared::model::Connection;
-use shared::ports::Store;
+use shared::ports::Connections;
 
 pub const DELAY: Duration = Duration::from_millis(20);
 
@@ -25,7 +25,11 @@ pub async fn run(sizes: &[usize], rounds: usize) -> Vec<(usize, Vec<f64>)> {
         ..shared::Config::default()
     };
     let store = Arc::new(embedded.store());
-    let q = Arc::new(embedded.queue("deliveries", Duration::from_secs(30), 3));
+    let q = Arc::new(
+        embedded
+            .queue("deliveries", Duration::from_secs(30), 3)
+            .expect("open the queue"),
+    );
     let app = App::new(
         config.clone(),
         store.clone(),

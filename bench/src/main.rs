@@ -49,7 +49,7 @@ async fn coldstart(quick: bool, r: &mut Report) -> (f64, f64) {
         env.dynamo.clone(),
         env.config.table_name.clone(),
     );
-    use shared::ports::Store;
+    use shared::ports::Connections;
     store
         .put_connection(&shared::model::Connection {
             connection_id: "bench-c1".into(),

@@ -256,8 +256,8 @@ pub async fn start(mut opts: Options) -> Result<Running, StartError> {
     opts.config.ws_endpoint = Some(format!("http://{ws_addr}"));
 
     let embedded = Embedded::open(&opts.data_dir)?;
-    let events = embedded.queue("events", opts.visibility_timeout, opts.max_receives);
-    let deliveries = embedded.queue("deliveries", opts.visibility_timeout, opts.max_receives);
+    let events = embedded.queue("events", opts.visibility_timeout, opts.max_receives)?;
+    let deliveries = embedded.queue("deliveries", opts.visibility_timeout, opts.max_receives)?;
     let local_sdk = local_sdk_config();
     // The embedded store has no TTL sweeper of its own: the stack purges.
     let mut purgeable = None;

@@ -5,8 +5,11 @@ use std::sync::Arc;
 use crate::adapters::disabled::Disabled;
 use crate::auth::JwtVerifier;
 use crate::config::Config;
-use crate::ports::{DeadLetters, Mailer, Pusher, Queue, SmsSender, Store};
+use crate::ports::{Clock, DeadLetters, Mailer, Pusher, Queue, SmsSender, Store, SystemClock};
 use crate::usecases::catalog::TemplateCache;
+use crate::usecases::deliver::Sender;
+use crate::usecases::fanout::Devices;
+use crate::usecases::process::Worker;
 
 /// Built once per cold start and shared by every invocation.
 pub struct App {
@@ -23,6 +26,7 @@ pub struct App {
     /// refuse to start without one (see [`App::require_verifier`]).
     pub verifier: Option<JwtVerifier>,
     pub templates: TemplateCache,
+    pub clock: Arc<dyn Clock>,
 }
 
 impl App {
@@ -47,6 +51,49 @@ impl App {
             dead_letters: Arc::new(Disabled("the dead-letter queues")),
             verifier,
             templates,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// What the worker uses.
+    pub fn worker(&self) -> Worker<'_> {
+        Worker {
+            prefs: self.store.as_ref(),
+            templates: &self.templates,
+            template_store: self.store.as_ref(),
+            claims: self.store.as_ref(),
+            log: self.store.as_ref(),
+            directory: self.store.as_ref(),
+            deliveries: self.deliveries.as_ref(),
+            events: self.events.as_ref(),
+            clock: self.clock.as_ref(),
+            broadcast_page_size: self.config.broadcast_page_size,
+            loopback_http_links: self.config.loopback_http_links,
+        }
+    }
+
+    /// What the sender uses.
+    pub fn sender(&self) -> Sender<'_> {
+        Sender {
+            devices: self.devices(),
+            mailer: self.mailer.as_ref(),
+            sms: self.sms.as_ref(),
+            log: self.store.as_ref(),
+            retries: self.deliveries.as_ref(),
+            clock: self.clock.as_ref(),
+        }
+    }
+
+    /// The user's devices: connection rows and the push port.
+    pub fn devices(&self) -> Devices<'_> {
+        Devices {
+            connections: self.store.as_ref(),
+            pusher: self.pusher.as_ref(),
         }
     }
 

@@ -1,5 +1,7 @@
 //! Domain records: notifications, connections, deliveries.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -106,6 +108,46 @@ impl Notification {
     /// Past its expiry: invisible before the store gets round to deleting it.
     pub fn expired(&self, now: DateTime<Utc>) -> bool {
         self.expires_at.is_some_and(|e| e <= now)
+    }
+}
+
+/// What happened in one hour (or a sum of hours).
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Counts {
+    /// Notifications created, per event type.
+    pub created: BTreeMap<String, i64>,
+    /// Delivery outcomes per channel: delivered, failed, skipped.
+    pub deliveries: BTreeMap<String, BTreeMap<String, i64>>,
+}
+
+impl Counts {
+    /// Adds `n` to the counter named `key` as the stores name them
+    /// (`created.<type>`, `<channel>.<status>`; see `adapters::keys`).
+    /// Adds every count of `other`.
+    pub fn merge(&mut self, other: &Counts) {
+        for (kind, n) in &other.created {
+            *self.created.entry(kind.clone()).or_default() += n;
+        }
+        for (channel, per) in &other.deliveries {
+            let mine = self.deliveries.entry(channel.clone()).or_default();
+            for (status, n) in per {
+                *mine.entry(status.clone()).or_default() += n;
+            }
+        }
+    }
+
+    pub fn add(&mut self, key: &str, n: i64) {
+        if let Some(kind) = key.strip_prefix("created.") {
+            *self.created.entry(kind.to_owned()).or_default() += n;
+        } else if let Some((channel, status)) = key.split_once('.') {
+            *self
+                .deliveries
+                .entry(channel.to_owned())
+                .or_default()
+                .entry(status.to_owned())
+                .or_default() += n;
+        }
     }
 }
 

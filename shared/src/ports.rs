@@ -1,14 +1,14 @@
 //! Ports: what the use cases need from the outside world. One adapter per
 //! service implements each (DynamoDB, SQS, API Gateway management, SES v2).
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::error::{MailError, PushError, QueueError, StoreError};
 use crate::event::EventType;
-use crate::model::{Channel, Connection, DeliveryRecord, EventClaim, MarkRead, Notification, Page};
+use crate::model::{
+    Channel, Connection, Counts, DeliveryRecord, EventClaim, MarkRead, Notification, Page,
+};
 use crate::preferences::Preferences;
 use crate::template::{RenderedEmail, TemplateOverride};
 
@@ -29,18 +29,21 @@ pub enum Recorded {
     Duplicate(EventClaim),
 }
 
+/// The connections of users: one row per open WebSocket.
 #[async_trait]
-pub trait Store: Send + Sync {
-    // Connections.
+pub trait Connections: Send + Sync {
     async fn put_connection(&self, conn: &Connection) -> Result<(), StoreError>;
     /// Removes both rows of a connection; returns its owner if it was known.
     async fn remove_connection(&self, connection_id: &str) -> Result<Option<String>, StoreError>;
     async fn connection_owner(&self, connection_id: &str) -> Result<Option<String>, StoreError>;
     async fn connections_of(&self, user_id: &str) -> Result<Vec<Connection>, StoreError>;
+}
 
-    // Events and notifications.
+/// Event claims: exactly one notification per event id.
+#[async_trait]
+pub trait Claims: Send + Sync {
     /// In one transaction: claim the event id (fails if claimed), store the
-    /// notification, bump the unread counter and the creation statistics.
+    /// notification, bump the unread counter.
     async fn record_notification(&self, new: &NewNotification) -> Result<Recorded, StoreError>;
     /// Takes over a claim whose holder stalled, if nobody else did first.
     async fn take_over_claim(
@@ -49,7 +52,11 @@ pub trait Store: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
     async fn mark_dispatched(&self, event_id: &str) -> Result<(), StoreError>;
+}
 
+/// A user's notifications and unread counter.
+#[async_trait]
+pub trait Inbox: Send + Sync {
     async fn get_notification(
         &self,
         user_id: &str,
@@ -61,6 +68,14 @@ pub trait Store: Send + Sync {
         user_id: &str,
         after: Option<&str>,
         limit: usize,
+    ) -> Result<Page, StoreError>;
+    /// Notifications older than `before`, newest first; only unread ones if asked.
+    async fn list_notifications(
+        &self,
+        user_id: &str,
+        before: Option<&str>,
+        limit: usize,
+        unread_only: bool,
     ) -> Result<Page, StoreError>;
     /// Marks read and decrements the unread counter exactly once.
     async fn mark_read(
@@ -79,33 +94,21 @@ pub trait Store: Send + Sync {
         at: DateTime<Utc>,
     ) -> Result<u64, StoreError>;
     async fn unread_count(&self, user_id: &str) -> Result<u64, StoreError>;
-    /// Notifications older than `before`, newest first; only unread ones if asked.
-    async fn list_notifications(
-        &self,
-        user_id: &str,
-        before: Option<&str>,
-        limit: usize,
-        unread_only: bool,
-    ) -> Result<Page, StoreError>;
     /// Deletes one notification (and its delivery records), keeping the
     /// unread counter exact. Returns whether it existed.
     async fn delete_notification(&self, user_id: &str, id: &str) -> Result<bool, StoreError>;
+}
 
-    // The user directory, for broadcasts.
-    /// One page of known user ids and the cursor of the next page.
-    async fn users_page(
-        &self,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<(Vec<String>, Option<String>), StoreError>;
-
-    // Statistics.
-    /// The counters of each hour in `hours` (keys as made by [`stats_hour`]).
-    async fn stats(&self, hours: &[String]) -> Result<Vec<HashMap<String, i64>>, StoreError>;
-
-    // Preferences and templates.
+/// What each user chose per category and channel, and their addresses.
+#[async_trait]
+pub trait PreferenceStore: Send + Sync {
     async fn preferences(&self, user_id: &str) -> Result<Preferences, StoreError>;
     async fn put_preferences(&self, user_id: &str, prefs: &Preferences) -> Result<(), StoreError>;
+}
+
+/// Admins' template overrides.
+#[async_trait]
+pub trait TemplateStore: Send + Sync {
     async fn template_overrides(&self) -> Result<Vec<TemplateOverride>, StoreError>;
     async fn put_template_override(&self, o: &TemplateOverride) -> Result<(), StoreError>;
     /// Returns whether there was an override to delete.
@@ -114,8 +117,11 @@ pub trait Store: Send + Sync {
         kind: EventType,
         channel: Channel,
     ) -> Result<bool, StoreError>;
+}
 
-    // Deliveries.
+/// The outcome of delivering each notification on each channel.
+#[async_trait]
+pub trait Deliveries: Send + Sync {
     /// Stores the latest outcome of a delivery and counts it in the statistics.
     async fn record_delivery(&self, rec: &DeliveryRecord) -> Result<(), StoreError>;
     async fn delivery(
@@ -126,12 +132,74 @@ pub trait Store: Send + Sync {
     ) -> Result<Option<DeliveryRecord>, StoreError>;
 }
 
+/// Every known user, for broadcasts.
+#[async_trait]
+pub trait Directory: Send + Sync {
+    /// One page of known user ids and the cursor of the next page.
+    async fn users_page(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<String>, Option<String>), StoreError>;
+}
+
+/// Hourly counters of what happened.
+#[async_trait]
+pub trait Statistics: Send + Sync {
+    /// The counts of each of `hours`, in the same order.
+    async fn stats(&self, hours: &[StatsHour]) -> Result<Vec<Counts>, StoreError>;
+}
+
+/// Every store port at once: what an adapter implements and what [`App`]
+/// holds. Use cases take only the role ports they use.
+///
+/// [`App`]: crate::app::App
+pub trait Store:
+    Connections + Claims + Inbox + PreferenceStore + TemplateStore + Deliveries + Directory + Statistics
+{
+}
+
+impl<T> Store for T where
+    T: Connections
+        + Claims
+        + Inbox
+        + PreferenceStore
+        + TemplateStore
+        + Deliveries
+        + Directory
+        + Statistics
+{
+}
+
 /// DynamoDB takes 100 actions per transaction: the page plus the counter.
 pub const MAX_READ_PAGE: usize = 99;
 
-/// The hour bucket statistics are counted in: `2026-11-27T10`.
-pub fn stats_hour(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%dT%H").to_string()
+/// The hour bucket statistics are counted in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StatsHour(DateTime<Utc>);
+
+impl StatsHour {
+    /// The hour `at` falls in.
+    pub fn of(at: DateTime<Utc>) -> Self {
+        use chrono::DurationRound;
+        Self(
+            at.duration_trunc(chrono::Duration::hours(1))
+                .expect("an hour is a valid truncation"),
+        )
+    }
+
+    pub fn start(self) -> DateTime<Utc> {
+        self.0
+    }
+
+    /// As stored in keys: `2026-11-27T10`.
+    pub fn key(self) -> String {
+        self.0.format("%Y-%m-%dT%H").to_string()
+    }
+
+    pub fn next(self) -> Self {
+        Self(self.0 + chrono::Duration::hours(1))
+    }
 }
 
 /// Users are spread over this many directory partitions, so neither writes
@@ -233,4 +301,38 @@ pub trait SmsSender: Send + Sync {
 pub trait Mailer: Send + Sync {
     /// Sends one email; returns the provider's message id.
     async fn send(&self, to: &str, email: &RenderedEmail) -> Result<String, MailError>;
+}
+
+/// The time, so that tests can set it.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The system clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock that stands still until moved: for tests of expiry and leases.
+pub struct ManualClock(std::sync::Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    pub fn new(at: DateTime<Utc>) -> Self {
+        Self(std::sync::Mutex::new(at))
+    }
+
+    pub fn advance(&self, by: chrono::Duration) {
+        let mut t = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        *t += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }

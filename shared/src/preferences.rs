@@ -93,24 +93,6 @@ impl Preferences {
         merge(&mut doc, &patch);
         Self::parse_update(doc.to_string().as_bytes())
     }
-
-    /// Applies an update on top of these preferences (set keys win).
-    pub fn merged(&self, update: &Self) -> Self {
-        let mut out = self.clone();
-        if update.email.is_some() {
-            out.email = update.email.clone();
-        }
-        if update.phone.is_some() {
-            out.phone = update.phone.clone();
-        }
-        for (cat, per) in &update.channels {
-            let slot = out.channels.entry(*cat).or_default();
-            for (ch, on) in per {
-                slot.insert(*ch, *on);
-            }
-        }
-        out
-    }
 }
 
 /// RFC 7396 section 2, as written there.
@@ -203,18 +185,5 @@ mod tests {
         ] {
             assert!(r.merge_patch(bad).is_err());
         }
-    }
-
-    #[test]
-    fn merge_keeps_unrelated_choices() {
-        let a = Preferences::parse_update(br#"{"channels":{"order":{"email":false}}}"#).unwrap();
-        let b = Preferences::parse_update(
-            br#"{"email":"a@b.co","channels":{"payment":{"in_app":false}}}"#,
-        )
-        .unwrap();
-        let m = a.merged(&b);
-        assert!(!m.enabled(Category::Order, Channel::Email));
-        assert!(!m.enabled(Category::Payment, Channel::InApp));
-        assert_eq!(m.email.as_deref(), Some("a@b.co"));
     }
 }

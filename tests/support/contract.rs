@@ -361,10 +361,14 @@ pub async fn listing_deleting_directory_and_stats(store: &dyn Store) {
     all.sort();
     assert_eq!(all, ["ivy", "u_a", "u_b", "u_c", "u_d", "u_e"]);
 
-    let hour = shared::ports::stats_hour(Utc::now());
-    let counts = store.stats(&[hour, "2001-01-01T00".into()]).await.unwrap();
-    assert_eq!(counts[0]["created.order.created"], 6);
-    assert!(counts[1].is_empty());
+    use shared::ports::StatsHour;
+    let long_ago = chrono::DateTime::parse_from_rfc3339("2001-01-01T00:30:00Z").unwrap();
+    let counts = store
+        .stats(&[StatsHour::of(Utc::now()), StatsHour::of(long_ago.into())])
+        .await
+        .unwrap();
+    assert_eq!(counts[0].created["order.created"], 6);
+    assert_eq!(counts[1], shared::model::Counts::default());
 }
 
 /// Stores a notification for `user` whose id (and so creation time) lies

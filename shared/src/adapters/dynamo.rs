@@ -15,10 +15,13 @@ use super::keys::*;
 use crate::error::StoreError;
 use crate::event::EventType;
 use crate::model::{
-    CLAIM_RETENTION, Channel, Connection, DeliveryRecord, EventClaim, MarkRead, Notification, Page,
-    Retention,
+    CLAIM_RETENTION, Channel, Connection, Counts, DeliveryRecord, EventClaim, MarkRead,
+    Notification, Page, Retention,
 };
-use crate::ports::{MAX_READ_PAGE, NewNotification, Recorded, Store, USER_SHARDS};
+use crate::ports::{
+    Claims, Connections, Deliveries, Directory, Inbox, MAX_READ_PAGE, NewNotification,
+    PreferenceStore, Recorded, Statistics, StatsHour, TemplateStore, USER_SHARDS,
+};
 use crate::preferences::Preferences;
 use crate::template::TemplateOverride;
 
@@ -257,11 +260,9 @@ impl DynamoStore {
                 .await
                 .map(|_| ());
             match res {
-                Err(e) if attempt < 6 && is_transaction_conflict(&e) => {
+                Err(e) if attempt < super::conflicts::RETRIES && is_transaction_conflict(&e) => {
                     attempt += 1;
-                    let jitter = u64::from(ulid::Ulid::new().random() as u16 % 10);
-                    tokio::time::sleep(std::time::Duration::from_millis((5 << attempt) + jitter))
-                        .await;
+                    tokio::time::sleep(super::conflicts::backoff(attempt)).await;
                 }
                 other => return other,
             }
@@ -299,7 +300,7 @@ impl DynamoStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(stats_pk(at), stats_sk(shard))))
+            .set_key(Some(key(stats_pk(StatsHour::of(at)), stats_sk(shard))))
             .update_expression("ADD #a :one")
             .expression_attribute_names("#a", counter)
             .expression_attribute_values(":one", n(1))
@@ -320,11 +321,11 @@ fn update_item(u: Update) -> TransactWriteItem {
 }
 
 #[async_trait]
-impl Store for DynamoStore {
+impl Connections for DynamoStore {
     async fn put_connection(&self, conn: &Connection) -> Result<(), StoreError> {
         let mut row = to_item(user_pk(&conn.user_id), conn_sk(&conn.connection_id), conn)?;
         row.insert("ttl".into(), n(conn.expires_at));
-        let mut owner = key(owner_pk(&conn.connection_id), "META");
+        let mut owner = key(owner_pk(&conn.connection_id), OWNER_SK);
         owner.insert("userId".into(), s(&conn.user_id));
         owner.insert("ttl".into(), n(conn.expires_at));
         self.transact(vec![
@@ -353,7 +354,7 @@ impl Store for DynamoStore {
                 .delete(del(key(user_pk(&owner), conn_sk(connection_id)))?)
                 .build(),
             TransactWriteItem::builder()
-                .delete(del(key(owner_pk(connection_id), "META"))?)
+                .delete(del(key(owner_pk(connection_id), OWNER_SK))?)
                 .build(),
         ])
         .await
@@ -362,7 +363,7 @@ impl Store for DynamoStore {
     }
 
     async fn connection_owner(&self, connection_id: &str) -> Result<Option<String>, StoreError> {
-        let item = self.get(owner_pk(connection_id), "META").await?;
+        let item = self.get(owner_pk(connection_id), OWNER_SK).await?;
         Ok(item
             .and_then(|i| i.get("userId").cloned())
             .and_then(|v| v.as_s().ok().cloned()))
@@ -378,7 +379,7 @@ impl Store for DynamoStore {
                 .table_name(&self.table)
                 .key_condition_expression("PK = :pk AND begins_with(SK, :sk)")
                 .expression_attribute_values(":pk", s(user_pk(user_id)))
-                .expression_attribute_values(":sk", s("CONN#"))
+                .expression_attribute_values(":sk", s(CONN_PREFIX))
                 .set_exclusive_start_key(start)
                 .send()
                 .await
@@ -392,10 +393,13 @@ impl Store for DynamoStore {
             }
         }
     }
+}
 
+#[async_trait]
+impl Claims for DynamoStore {
     async fn record_notification(&self, new: &NewNotification) -> Result<Recorded, StoreError> {
         let claim = &new.claim;
-        let mut claim_item = to_item(claim_pk(&claim.event_id), "EVENT", claim)?;
+        let mut claim_item = to_item(claim_pk(&claim.event_id), CLAIM_SK, claim)?;
         claim_item.insert(
             "ttl".into(),
             n((claim.claimed_at + CLAIM_RETENTION).timestamp()),
@@ -416,7 +420,7 @@ impl Store for DynamoStore {
                 notification,
             )?)?));
             if !notification.read {
-                actions.push(update_item(self.add(key(pk, "UNREAD"), "count", 1)?));
+                actions.push(update_item(self.add(key(pk, UNREAD_SK), "count", 1)?));
             }
         }
         match self.transact(actions).await {
@@ -429,7 +433,7 @@ impl Store for DynamoStore {
             }
             Err(e) if cancelled_by_condition(&e).is_some_and(|r| r.first() == Some(&true)) => {
                 let item = self
-                    .get(claim_pk(&claim.event_id), "EVENT")
+                    .get(claim_pk(&claim.event_id), CLAIM_SK)
                     .await?
                     .ok_or_else(|| {
                         StoreError::Backend("event claim vanished after a conflict".into())
@@ -449,7 +453,7 @@ impl Store for DynamoStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(claim_pk(&claim.event_id), "EVENT")))
+            .set_key(Some(key(claim_pk(&claim.event_id), CLAIM_SK)))
             .update_expression("SET claimedAt = :now")
             .condition_expression("claimedAt = :old AND dispatched = :false")
             .expression_attribute_values(":now", ts(now))
@@ -468,7 +472,7 @@ impl Store for DynamoStore {
         self.client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(claim_pk(event_id), "EVENT")))
+            .set_key(Some(key(claim_pk(event_id), CLAIM_SK)))
             .update_expression("SET dispatched = :true")
             .expression_attribute_values(":true", AttributeValue::Bool(true))
             .send()
@@ -476,7 +480,10 @@ impl Store for DynamoStore {
             .map_err(backend)?;
         Ok(())
     }
+}
 
+#[async_trait]
+impl Inbox for DynamoStore {
     async fn get_notification(
         &self,
         user_id: &str,
@@ -511,6 +518,28 @@ impl Store for DynamoStore {
         Ok(Page::from_overfetch(items, limit))
     }
 
+    async fn list_notifications(
+        &self,
+        user_id: &str,
+        before: Option<&str>,
+        limit: usize,
+        unread_only: bool,
+    ) -> Result<Page, StoreError> {
+        let pk = user_pk(user_id);
+        let start = before.map(|b| key(pk.clone(), notif_sk(b)));
+        let items = self
+            .query_notifications(
+                &pk,
+                (NOTIF_PREFIX.to_owned(), NOTIF_END.to_owned()),
+                false,
+                start,
+                limit + 1,
+                unread_only,
+            )
+            .await?;
+        Ok(Page::from_overfetch(items, limit))
+    }
+
     async fn mark_read(
         &self,
         user_id: &str,
@@ -521,7 +550,7 @@ impl Store for DynamoStore {
         let res = self
             .transact(vec![
                 update_item(self.set_read(&pk, id, at)?),
-                update_item(self.add(key(pk, "UNREAD"), "count", -1)?),
+                update_item(self.add(key(pk, UNREAD_SK), "count", -1)?),
             ])
             .await;
         match res {
@@ -560,7 +589,7 @@ impl Store for DynamoStore {
             .map(|id| self.set_read(&pk, id, at).map(update_item))
             .collect::<Result<Vec<_>, _>>()?;
         actions.push(update_item(self.add(
-            key(pk, "UNREAD"),
+            key(pk, UNREAD_SK),
             "count",
             -(ids.len() as i64),
         )?));
@@ -574,34 +603,12 @@ impl Store for DynamoStore {
     }
 
     async fn unread_count(&self, user_id: &str) -> Result<u64, StoreError> {
-        let item = self.get(user_pk(user_id), "UNREAD").await?;
+        let item = self.get(user_pk(user_id), UNREAD_SK).await?;
         let count = item
             .and_then(|i| i.get("count").cloned())
             .and_then(|v| v.as_n().ok().and_then(|n| n.parse::<i64>().ok()))
             .unwrap_or(0);
         Ok(count.max(0) as u64)
-    }
-
-    async fn list_notifications(
-        &self,
-        user_id: &str,
-        before: Option<&str>,
-        limit: usize,
-        unread_only: bool,
-    ) -> Result<Page, StoreError> {
-        let pk = user_pk(user_id);
-        let start = before.map(|b| key(pk.clone(), notif_sk(b)));
-        let items = self
-            .query_notifications(
-                &pk,
-                (NOTIF_PREFIX.to_owned(), NOTIF_END.to_owned()),
-                false,
-                start,
-                limit + 1,
-                unread_only,
-            )
-            .await?;
-        Ok(Page::from_overfetch(items, limit))
     }
 
     async fn delete_notification(&self, user_id: &str, id: &str) -> Result<bool, StoreError> {
@@ -633,7 +640,7 @@ impl Store for DynamoStore {
             }
             if !current.read {
                 actions.push(update_item(self.add(
-                    key(pk.clone(), "UNREAD"),
+                    key(pk.clone(), UNREAD_SK),
                     "count",
                     -1,
                 )?));
@@ -650,7 +657,122 @@ impl Store for DynamoStore {
             "notification kept changing while being deleted".into(),
         ))
     }
+}
 
+#[async_trait]
+impl PreferenceStore for DynamoStore {
+    async fn preferences(&self, user_id: &str) -> Result<Preferences, StoreError> {
+        match self.get(user_pk(user_id), PREFS_SK).await? {
+            Some(mut item) => match item.remove("prefs") {
+                Some(AttributeValue::M(m)) => from_item(m),
+                _ => Ok(Preferences::default()),
+            },
+            None => Ok(Preferences::default()),
+        }
+    }
+
+    async fn put_preferences(&self, user_id: &str, prefs: &Preferences) -> Result<(), StoreError> {
+        let mut item = key(user_pk(user_id), PREFS_SK);
+        let m: Item =
+            serde_dynamo::to_item(prefs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        item.insert("prefs".into(), AttributeValue::M(m));
+        self.transact(vec![
+            put_item(self.put(item)?),
+            put_item(self.put(directory_item(user_id))?),
+        ])
+        .await
+        .map_err(tx_error)
+    }
+}
+
+#[async_trait]
+impl TemplateStore for DynamoStore {
+    async fn template_overrides(&self) -> Result<Vec<TemplateOverride>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", s(TEMPLATE_PK))
+            .send()
+            .await
+            .map_err(backend)?;
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item)
+            .collect()
+    }
+
+    async fn put_template_override(&self, o: &TemplateOverride) -> Result<(), StoreError> {
+        let item = to_item(TEMPLATE_PK, template_sk(o.kind, o.channel), o)?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn delete_template_override(
+        &self,
+        kind: EventType,
+        channel: Channel,
+    ) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(TEMPLATE_PK, template_sk(kind, channel))))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+    }
+}
+
+#[async_trait]
+impl Deliveries for DynamoStore {
+    async fn record_delivery(&self, rec: &DeliveryRecord) -> Result<(), StoreError> {
+        let mut item = to_item(
+            user_pk(&rec.user_id),
+            delivery_sk(&rec.notification_id, rec.channel),
+            rec,
+        )?;
+        item.insert(
+            "ttl".into(),
+            n(self.retention.delivery_expiry(rec.at).timestamp()),
+        );
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(backend)?;
+        self.bump_stats(rec.at, &delivery_counter(rec.channel, rec.status.as_str()))
+            .await;
+        Ok(())
+    }
+
+    async fn delivery(
+        &self,
+        user_id: &str,
+        notification_id: &str,
+        channel: Channel,
+    ) -> Result<Option<DeliveryRecord>, StoreError> {
+        self.get(user_pk(user_id), delivery_sk(notification_id, channel))
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+}
+
+#[async_trait]
+impl Directory for DynamoStore {
     async fn users_page(
         &self,
         after: Option<&str>,
@@ -701,14 +823,17 @@ impl Store for DynamoStore {
         }
         Ok((users, None))
     }
+}
 
-    async fn stats(&self, hours: &[String]) -> Result<Vec<HashMap<String, i64>>, StoreError> {
-        let mut found: HashMap<String, HashMap<String, i64>> = HashMap::new();
+#[async_trait]
+impl Statistics for DynamoStore {
+    async fn stats(&self, hours: &[StatsHour]) -> Result<Vec<Counts>, StoreError> {
+        let mut found: HashMap<String, Counts> = HashMap::new();
         // Four shards an hour, at most 100 keys a call.
         for chunk in hours.chunks((100 / STATS_SHARDS) as usize) {
             let keys: Vec<Item> = chunk
                 .iter()
-                .flat_map(|h| (0..STATS_SHARDS).map(move |s| key(stats_pk_of_hour(h), stats_sk(s))))
+                .flat_map(|h| (0..STATS_SHARDS).map(move |s| key(stats_pk(*h), stats_sk(s))))
                 .collect();
             let mut request = Some(build(
                 aws_sdk_dynamodb::types::KeysAndAttributes::builder()
@@ -731,13 +856,13 @@ impl Store for DynamoStore {
                     let hour = item
                         .get("PK")
                         .and_then(|v| v.as_s().ok())
-                        .and_then(|p| p.strip_prefix("STATS#"))
+                        .and_then(|p| hour_of_stats_pk(p))
                         .unwrap_or_default()
                         .to_owned();
                     let sums = found.entry(hour).or_default();
                     for (k, v) in &item {
                         if let Some(n) = v.as_n().ok().and_then(|n| n.parse::<i64>().ok()) {
-                            *sums.entry(k.clone()).or_default() += n;
+                            sums.add(k, n);
                         }
                     }
                 }
@@ -747,110 +872,7 @@ impl Store for DynamoStore {
         }
         Ok(hours
             .iter()
-            .map(|h| found.remove(h).unwrap_or_default())
+            .map(|h| found.remove(&h.key()).unwrap_or_default())
             .collect())
-    }
-
-    async fn preferences(&self, user_id: &str) -> Result<Preferences, StoreError> {
-        match self.get(user_pk(user_id), "PREFS").await? {
-            Some(mut item) => match item.remove("prefs") {
-                Some(AttributeValue::M(m)) => from_item(m),
-                _ => Ok(Preferences::default()),
-            },
-            None => Ok(Preferences::default()),
-        }
-    }
-
-    async fn put_preferences(&self, user_id: &str, prefs: &Preferences) -> Result<(), StoreError> {
-        let mut item = key(user_pk(user_id), "PREFS");
-        let m: Item =
-            serde_dynamo::to_item(prefs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        item.insert("prefs".into(), AttributeValue::M(m));
-        self.transact(vec![
-            put_item(self.put(item)?),
-            put_item(self.put(directory_item(user_id))?),
-        ])
-        .await
-        .map_err(tx_error)
-    }
-
-    async fn template_overrides(&self) -> Result<Vec<TemplateOverride>, StoreError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk")
-            .expression_attribute_values(":pk", s(TEMPLATE_PK))
-            .send()
-            .await
-            .map_err(backend)?;
-        out.items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_item)
-            .collect()
-    }
-
-    async fn put_template_override(&self, o: &TemplateOverride) -> Result<(), StoreError> {
-        let item = to_item(TEMPLATE_PK, template_sk(o.kind, o.channel), o)?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(backend)?;
-        Ok(())
-    }
-
-    async fn delete_template_override(
-        &self,
-        kind: EventType,
-        channel: Channel,
-    ) -> Result<bool, StoreError> {
-        let out = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key(TEMPLATE_PK, template_sk(kind, channel))))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
-            .send()
-            .await
-            .map_err(backend)?;
-        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
-    }
-
-    async fn record_delivery(&self, rec: &DeliveryRecord) -> Result<(), StoreError> {
-        let mut item = to_item(
-            user_pk(&rec.user_id),
-            delivery_sk(&rec.notification_id, rec.channel),
-            rec,
-        )?;
-        item.insert(
-            "ttl".into(),
-            n(self.retention.delivery_expiry(rec.at).timestamp()),
-        );
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(backend)?;
-        self.bump_stats(rec.at, &delivery_counter(rec.channel, rec.status.as_str()))
-            .await;
-        Ok(())
-    }
-
-    async fn delivery(
-        &self,
-        user_id: &str,
-        notification_id: &str,
-        channel: Channel,
-    ) -> Result<Option<DeliveryRecord>, StoreError> {
-        self.get(user_pk(user_id), delivery_sk(notification_id, channel))
-            .await?
-            .map(from_item)
-            .transpose()
     }
 }

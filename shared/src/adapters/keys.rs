@@ -18,13 +18,27 @@
 //! (`auth0|64f1…`, e-mail addresses, any printable text), so a `#` or a
 //! `/` in one must never read as a separator or collide with another user.
 
-use chrono::{DateTime, Utc};
-
 use crate::event::EventType;
 use crate::model::Channel;
-use crate::ports::{stats_hour, user_shard};
+use crate::ports::{StatsHour, user_shard};
 
 pub const TEMPLATE_PK: &str = "TEMPLATE";
+/// The sort key of a connection's owner row.
+pub const OWNER_SK: &str = "META";
+/// The sort key of a user's unread counter.
+pub const UNREAD_SK: &str = "UNREAD";
+/// The sort key of a user's preferences.
+pub const PREFS_SK: &str = "PREFS";
+/// The sort key of an event claim.
+pub const CLAIM_SK: &str = "EVENT";
+pub const CONN_PREFIX: &str = "CONN#";
+/// Sorts just after every `CONN#…` key.
+pub const CONN_END: &str = "CONN$";
+pub const DELIVERY_PREFIX: &str = "DELIVERY#";
+pub const STATS_PREFIX: &str = "STATS#";
+/// The embedded store keeps an hour's counters in one item (no write
+/// contention to spread), DynamoDB over [`STATS_SHARDS`] (`COUNTS#<n>`).
+pub const STATS_SK: &str = "COUNTS";
 pub const NOTIF_PREFIX: &str = "NOTIF#";
 /// Sorts just after every `NOTIF#…` key.
 pub const NOTIF_END: &str = "NOTIF$";
@@ -68,7 +82,7 @@ pub fn user_pk(user: &str) -> String {
 }
 
 pub fn conn_sk(connection_id: &str) -> String {
-    format!("CONN#{connection_id}")
+    format!("{CONN_PREFIX}{connection_id}")
 }
 
 pub fn owner_pk(connection_id: &str) -> String {
@@ -92,20 +106,21 @@ pub fn claim_pk(event_id: &str) -> String {
 }
 
 pub fn delivery_sk(notification_id: &str, channel: Channel) -> String {
-    format!("DELIVERY#{notification_id}#{}", channel.as_str())
+    format!("{DELIVERY_PREFIX}{notification_id}#{}", channel.as_str())
 }
 
 pub fn template_sk(kind: EventType, channel: Channel) -> String {
     format!("{}#{}", kind.as_str(), channel.as_str())
 }
 
-pub fn stats_pk_of_hour(hour: &str) -> String {
-    format!("STATS#{hour}")
+/// Statistics are counted per hour: a window is a handful of reads, never a scan.
+pub fn stats_pk(hour: StatsHour) -> String {
+    format!("{STATS_PREFIX}{}", hour.key())
 }
 
-/// Statistics are counted per hour: a window is a handful of reads, never a scan.
-pub fn stats_pk(at: DateTime<Utc>) -> String {
-    stats_pk_of_hour(&stats_hour(at))
+/// The hour of a statistics partition key.
+pub fn hour_of_stats_pk(pk: &str) -> Option<&str> {
+    pk.strip_prefix(STATS_PREFIX)
 }
 
 /// Hourly counters are split over this many items in DynamoDB: every event
@@ -113,7 +128,7 @@ pub fn stats_pk(at: DateTime<Utc>) -> String {
 pub const STATS_SHARDS: u32 = 4;
 
 pub fn stats_sk(shard: u32) -> String {
-    format!("COUNTS#{shard}")
+    format!("{STATS_SK}#{shard}")
 }
 
 pub fn created_counter(kind: EventType) -> String {

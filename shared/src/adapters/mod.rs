@@ -5,6 +5,7 @@
 pub mod apigw;
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod conflicts;
 pub mod disabled;
 #[cfg(feature = "aws")]
 pub mod dynamo;

@@ -2,8 +2,9 @@
 
 use serde_json::Value;
 
-use crate::error::{StoreError, ValidationError};
+use crate::error::{QueueError, StoreError, ValidationError};
 use crate::handlers::error_body;
+use crate::usecases::templates::TemplateError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -23,9 +24,26 @@ pub enum ApiError {
     Unavailable(String),
 }
 
+// Every use case error maps to a status here, and only here.
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         ApiError::Unavailable(e.to_string())
+    }
+}
+
+impl From<QueueError> for ApiError {
+    fn from(e: QueueError) -> Self {
+        ApiError::Unavailable(e.to_string())
+    }
+}
+
+impl From<TemplateError> for ApiError {
+    fn from(e: TemplateError) -> Self {
+        match e {
+            TemplateError::Invalid(v) => ApiError::Invalid(v),
+            TemplateError::NotFound(m) => ApiError::NotFound(m),
+            TemplateError::Store(s) => s.into(),
+        }
     }
 }
 

@@ -1,15 +1,13 @@
 //! The user routes: the inbox and preferences of the caller, and nobody else's.
 
 use base64::Engine;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::{ApiError, Call};
+use super::{ApiError, Call, Out, Reply};
 use crate::error::ValidationError;
 use crate::model::MarkRead;
 use crate::preferences::Preferences;
 use crate::usecases::inbox;
-
-type Out = Result<(u16, Option<Value>), ApiError>;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
 const CURSOR_PREFIX: &str = "n1:";
@@ -57,25 +55,21 @@ pub async fn list(call: &Call<'_>) -> Out {
     };
     let before = call.query("cursor").map(decode_cursor).transpose()?;
     let user = &call.who.user_id;
-    let page = call
-        .app
-        .store
+    let inbox = call.app.store.as_ref();
+    let page = inbox
         .list_notifications(user, before.as_deref(), limit, unread_only)
         .await?;
-    let unread = call.app.store.unread_count(user).await?;
-    Ok((
-        200,
-        Some(json!({
-            "notifications": page.items,
-            "nextCursor": page.next.as_deref().map(encode_cursor),
-            "unreadCount": unread,
-        })),
-    ))
+    let unread = inbox.unread_count(user).await?;
+    Ok(Reply::ok(json!({
+        "notifications": page.items,
+        "nextCursor": page.next.as_deref().map(encode_cursor),
+        "unreadCount": unread,
+    })))
 }
 
 pub async fn unread_count(call: &Call<'_>) -> Out {
     let n = call.app.store.unread_count(&call.who.user_id).await?;
-    Ok((200, Some(json!({"unreadCount": n}))))
+    Ok(Reply::ok(json!({ "unreadCount": n })))
 }
 
 pub async fn get(call: &Call<'_>) -> Out {
@@ -86,31 +80,47 @@ pub async fn get(call: &Call<'_>) -> Out {
         .get_notification(&call.who.user_id, &id)
         .await?
     {
-        Some(n) => Ok((200, Some(json!(n)))),
+        Some(n) => Ok(Reply::ok(n)),
         None => Err(not_found(&id)),
     }
 }
 
 pub async fn mark_read(call: &Call<'_>) -> Out {
     let id = id_param(call)?;
-    match inbox::mark_read(call.app, &call.who.user_id, &id).await? {
-        MarkRead::Marked { unread } | MarkRead::AlreadyRead { unread } => Ok((
-            200,
-            Some(json!({"id": id, "read": true, "unreadCount": unread})),
+    let app = call.app;
+    let outcome = inbox::mark_read(
+        app.store.as_ref(),
+        app.devices(),
+        &call.who.user_id,
+        &id,
+        app.clock.now(),
+    )
+    .await?;
+    match outcome {
+        MarkRead::Marked { unread } | MarkRead::AlreadyRead { unread } => Ok(Reply::ok(
+            json!({"id": id, "read": true, "unreadCount": unread}),
         )),
         MarkRead::NotFound => Err(not_found(&id)),
     }
 }
 
 pub async fn mark_all_read(call: &Call<'_>) -> Out {
-    let marked = inbox::mark_all_read(call.app, &call.who.user_id).await?;
-    Ok((200, Some(json!({"marked": marked, "unreadCount": 0}))))
+    let app = call.app;
+    let marked = inbox::mark_all_read(
+        app.store.as_ref(),
+        app.devices(),
+        &call.who.user_id,
+        app.clock.now(),
+    )
+    .await?;
+    Ok(Reply::ok(json!({"marked": marked, "unreadCount": 0})))
 }
 
 pub async fn delete(call: &Call<'_>) -> Out {
     let id = id_param(call)?;
-    if inbox::delete(call.app, &call.who.user_id, &id).await? {
-        Ok((204, None))
+    let app = call.app;
+    if inbox::delete(app.store.as_ref(), app.devices(), &call.who.user_id, &id).await? {
+        Ok(Reply::no_content())
     } else {
         Err(not_found(&id))
     }
@@ -118,7 +128,7 @@ pub async fn delete(call: &Call<'_>) -> Out {
 
 pub async fn get_preferences(call: &Call<'_>) -> Out {
     let prefs = call.app.store.preferences(&call.who.user_id).await?;
-    Ok((200, Some(json!(prefs.effective()))))
+    Ok(Reply::ok(prefs.effective()))
 }
 
 /// Updates the preferences with a JSON merge patch (RFC 7396): what the
@@ -130,7 +140,7 @@ pub async fn patch_preferences(call: &Call<'_>) -> Out {
         .store
         .put_preferences(&call.who.user_id, &prefs)
         .await?;
-    Ok((200, Some(json!(prefs.effective()))))
+    Ok(Reply::ok(prefs.effective()))
 }
 
 /// Replaces the preferences; what is left out falls back to the defaults.
@@ -140,7 +150,7 @@ pub async fn put_preferences(call: &Call<'_>) -> Out {
         .store
         .put_preferences(&call.who.user_id, &prefs)
         .await?;
-    Ok((200, Some(json!(prefs.effective()))))
+    Ok(Reply::ok(prefs.effective()))
 }
 
 #[cfg(test)]

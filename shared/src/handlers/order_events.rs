@@ -17,7 +17,10 @@ pub async fn handle(app: &App, req: ApiGatewayV2httpRequest) -> ApiGatewayV2http
             &error_body("method_not_allowed", "use POST /events", None),
         );
     }
-    if let Err(e) = check_api_key(app, header(&req.headers, "x-api-key")) {
+    if let Err(e) = check_api_key(
+        app.config.events_api_key.as_deref(),
+        header(&req.headers, "x-api-key"),
+    ) {
         return match e {
             IngestError::NotConfigured => {
                 tracing::error!("EVENTS_API_KEY is not set: refusing every event");
@@ -53,7 +56,7 @@ pub async fn handle(app: &App, req: ApiGatewayV2httpRequest) -> ApiGatewayV2http
             ),
         );
     }
-    match accept_event(app, &body).await {
+    match accept_event(app.events.as_ref(), &body).await {
         Ok(event) => v2_json(202, &json!({"id": event.id, "status": "accepted"})),
         Err(IngestError::Invalid(v)) => v2_json(
             400,

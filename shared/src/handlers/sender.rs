@@ -6,8 +6,10 @@ use crate::app::App;
 use crate::usecases::deliver::deliver_job;
 
 pub async fn handle(app: &App, event: SqsEvent) -> SqsBatchResponse {
+    let sender = app.sender();
+    let sender = &sender;
     super::sqs::for_each_record(&event, app.config.batch_concurrency, |body| {
-        deliver_job(app, body)
+        deliver_job(sender, body)
     })
     .await
 }

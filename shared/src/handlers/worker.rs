@@ -6,8 +6,10 @@ use crate::app::App;
 use crate::usecases::process::process_event;
 
 pub async fn handle(app: &App, event: SqsEvent) -> SqsBatchResponse {
+    let worker = app.worker();
+    let worker = &worker;
     super::sqs::for_each_record(&event, app.config.batch_concurrency, |body| {
-        process_event(app, body)
+        process_event(worker, body)
     })
     .await
 }

@@ -3,7 +3,6 @@
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::http::HeaderValue;
-use chrono::Utc;
 
 use super::http::{error_body, header, proxy};
 use crate::app::App;
@@ -27,7 +26,15 @@ pub async fn handle(app: &App, req: ApiGatewayWebsocketProxyRequest) -> ApiGatew
     let protocols = header(&req.headers, "sec-websocket-protocol");
     let from_protocol = protocols.and_then(token_from_subprotocols);
     let token = from_query.or(from_protocol);
-    match connect(app, token, connection_id, Utc::now()).await {
+    match connect(
+        app.verifier.as_ref(),
+        app.store.as_ref(),
+        token,
+        connection_id,
+        app.clock.now(),
+    )
+    .await
+    {
         Ok(_) => {
             let mut r = proxy(200, None);
             // Browsers abort a handshake that does not pick one of the

@@ -10,7 +10,7 @@ pub async fn handle(app: &App, req: ApiGatewayWebsocketProxyRequest) -> ApiGatew
     let Some(connection_id) = req.request_context.connection_id.as_deref() else {
         return proxy(400, None);
     };
-    match disconnect(app, connection_id).await {
+    match disconnect(app.store.as_ref(), connection_id).await {
         Ok(_) => proxy(200, None),
         Err(e) => {
             // Rows left behind expire by TTL and are dropped on the first 410.

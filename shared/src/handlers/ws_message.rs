@@ -1,7 +1,6 @@
 //! The ws-message function: the `$default` route, every client action.
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
-use chrono::Utc;
 use tracing::Instrument;
 
 use super::http::{body_bytes, proxy};
@@ -65,7 +64,15 @@ async fn answer(
         Err(e) => return Ok(Some(ServerMessage::error(e.code, e.message))),
     };
     Ok(match message {
-        ClientMessage::MarkRead { id } => match mark_read(app, &user_id, &id).await? {
+        ClientMessage::MarkRead { id } => match mark_read(
+            app.store.as_ref(),
+            app.devices(),
+            &user_id,
+            &id,
+            app.clock.now(),
+        )
+        .await?
+        {
             // Every device, this one included, got the read-ack by broadcast.
             MarkRead::Marked { .. } => None,
             MarkRead::AlreadyRead { unread } => Some(ServerMessage::ReadAck {
@@ -78,7 +85,7 @@ async fn answer(
             )),
         },
         ClientMessage::Sync { since, limit } => {
-            match sync(app, &user_id, since.as_deref(), limit).await {
+            match sync(app.store.as_ref(), &user_id, since.as_deref(), limit).await {
                 Ok(m) => Some(m),
                 Err(SyncError::BadCursor) => Some(ServerMessage::error(
                     "bad_cursor",
@@ -97,6 +104,8 @@ async fn answer(
                 _ => Some(ServerMessage::Joined { room: own }),
             }
         }
-        ClientMessage::Ping => Some(ServerMessage::Pong { at: Utc::now() }),
+        ClientMessage::Ping => Some(ServerMessage::Pong {
+            at: app.clock.now(),
+        }),
     })
 }

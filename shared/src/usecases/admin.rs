@@ -5,11 +5,10 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::app::App;
 use crate::error::{QueueError, ValidationError};
 use crate::event::{BusinessEvent, EventType, check_user_id};
 use crate::model::Priority;
-use crate::ports::OutMessage;
+use crate::ports::{Directory, OutMessage, Queue};
 use crate::usecases::MessageError;
 
 /// Largest explicit recipient list; beyond it, broadcast.
@@ -208,14 +207,11 @@ fn event_for(send_id: &str, content: &Content, user: &str) -> String {
     e.to_string()
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum SendError {
-    #[error(transparent)]
-    Queue(#[from] QueueError),
-}
-
 /// Queues the send; returns its id and how many users it targets (None: everyone).
-pub async fn send(app: &App, req: &SendRequest) -> Result<(String, Option<usize>), SendError> {
+pub async fn send(
+    events: &dyn Queue,
+    req: &SendRequest,
+) -> Result<(String, Option<usize>), QueueError> {
     let send_id = format!("adm_{}", crate::ids::new_id());
     match &req.audience {
         Audience::Users(users) => {
@@ -223,7 +219,7 @@ pub async fn send(app: &App, req: &SendRequest) -> Result<(String, Option<usize>
                 .iter()
                 .map(|u| OutMessage::now(event_for(&send_id, &req.content, u)))
                 .collect();
-            app.events.send(messages).await?;
+            events.send(messages).await?;
             tracing::info!(send_id, recipients = users.len(), "admin send queued");
             Ok((send_id, Some(users.len())))
         }
@@ -235,7 +231,7 @@ pub async fn send(app: &App, req: &SendRequest) -> Result<(String, Option<usize>
                 cursor: None,
                 page: 0,
             };
-            app.events
+            events
                 .send(vec![OutMessage::now(
                     serde_json::to_string(&page).expect("pages serialize"),
                 )])
@@ -263,23 +259,27 @@ pub fn as_broadcast_page(body: &str) -> Option<Result<BroadcastPage, MessageErro
 }
 
 /// Fans one page of users out as events, then queues the next page.
-pub async fn process_page(app: &App, page: BroadcastPage) -> Result<usize, MessageError> {
-    let (users, next) = app
-        .store
-        .users_page(page.cursor.as_deref(), app.config.broadcast_page_size)
+pub async fn process_page(
+    directory: &dyn Directory,
+    events: &dyn Queue,
+    page_size: usize,
+    page: BroadcastPage,
+) -> Result<usize, MessageError> {
+    let (users, next) = directory
+        .users_page(page.cursor.as_deref(), page_size)
         .await?;
     let messages: Vec<OutMessage> = users
         .iter()
         .map(|u| OutMessage::now(event_for(&page.send_id, &page.content, u)))
         .collect();
-    app.events.send(messages).await?;
+    events.send(messages).await?;
     if let Some(cursor) = next {
         let next_page = BroadcastPage {
             cursor: Some(cursor),
             page: page.page + 1,
             ..page.clone()
         };
-        app.events
+        events
             .send(vec![OutMessage::now(
                 serde_json::to_string(&next_page).expect("pages serialize"),
             )])

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
 use crate::error::StoreError;
-use crate::ports::Store;
+use crate::ports::TemplateStore;
 use crate::template::Templates;
 
 /// Overrides are read from the store at most once per `ttl`; an admin's
@@ -26,7 +26,7 @@ impl TemplateCache {
         }
     }
 
-    pub async fn get(&self, store: &dyn Store) -> Result<Arc<Templates>, StoreError> {
+    pub async fn get(&self, store: &dyn TemplateStore) -> Result<Arc<Templates>, StoreError> {
         let mut slot = self.slot.lock().await;
         if let Some((at, t)) = &*slot
             && (at.elapsed() < self.ttl)

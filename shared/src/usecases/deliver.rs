@@ -1,16 +1,26 @@
 //! sender: one delivery job reaches the user's devices or mailbox.
 
-use chrono::Utc;
 use tracing::Instrument;
 
-use crate::app::App;
 use crate::error::MailError;
 use crate::jobs::DeliveryJob;
 use crate::model::{Channel, DeliveryRecord, DeliveryStatus};
-use crate::ports::OutMessage;
+use crate::ports::{Clock, Deliveries, Mailer, OutMessage, Queue, SmsSender};
 use crate::protocol::ServerMessage;
 use crate::usecases::MessageError;
-use crate::usecases::fanout::{fan_out, live_connections};
+use crate::usecases::fanout::Devices;
+
+/// What the sender uses: the devices, the providers, the delivery log, and
+/// the deliveries queue for follow-up jobs.
+#[derive(Clone, Copy)]
+pub struct Sender<'a> {
+    pub devices: Devices<'a>,
+    pub mailer: &'a dyn Mailer,
+    pub sms: &'a dyn SmsSender,
+    pub log: &'a dyn Deliveries,
+    pub retries: &'a dyn Queue,
+    pub clock: &'a dyn Clock,
+}
 
 /// Delay before a follow-up job retries the connections that failed.
 const RETRY_DELAY_SECONDS: u32 = 2;
@@ -31,7 +41,7 @@ pub enum Delivered {
     Rejected { reason: String },
 }
 
-pub async fn deliver_job(app: &App, body: &str) -> Result<Delivered, MessageError> {
+pub async fn deliver_job(app: &Sender<'_>, body: &str) -> Result<Delivered, MessageError> {
     let job: DeliveryJob = serde_json::from_str(body)
         .map_err(|e| MessageError::Poison(format!("invalid delivery job: {e}")))?;
     let span = match &job {
@@ -61,7 +71,7 @@ pub async fn deliver_job(app: &App, body: &str) -> Result<Delivered, MessageErro
 }
 
 async fn record(
-    app: &App,
+    app: &Sender<'_>,
     user_id: &str,
     notification_id: &str,
     channel: Channel,
@@ -69,7 +79,7 @@ async fn record(
     reason: Option<String>,
     detail: Option<String>,
 ) -> Result<(), MessageError> {
-    app.store
+    app.log
         .record_delivery(&DeliveryRecord {
             user_id: user_id.to_owned(),
             notification_id: notification_id.to_owned(),
@@ -77,20 +87,20 @@ async fn record(
             status,
             reason,
             detail,
-            at: Utc::now(),
+            at: app.clock.now(),
         })
         .await?;
     Ok(())
 }
 
-async fn deliver(app: &App, job: DeliveryJob) -> Result<Delivered, MessageError> {
+async fn deliver(app: &Sender<'_>, job: DeliveryJob) -> Result<Delivered, MessageError> {
     match job {
         DeliveryJob::WebSocket {
             user_id,
             notification,
             connection_ids,
         } => {
-            let mut connections = live_connections(app, &user_id).await?;
+            let mut connections = app.devices.live(&user_id).await?;
             if let Some(only) = &connection_ids {
                 connections.retain(|c| only.contains(&c.connection_id));
             }
@@ -108,7 +118,7 @@ async fn deliver(app: &App, job: DeliveryJob) -> Result<Delivered, MessageError>
                 return Ok(Delivered::NoConnection);
             }
             let payload = ServerMessage::New(notification.clone()).to_bytes();
-            let out = fan_out(app, &connections, &payload).await;
+            let out = app.devices.fan_out(&connections, &payload).await;
             let (devices, gone) = (out.delivered.len(), out.gone.len());
             if out.failed.is_empty() {
                 let (status, reason) = if devices > 0 {
@@ -170,7 +180,7 @@ async fn deliver(app: &App, job: DeliveryJob) -> Result<Delivered, MessageError>
                 notification: notification.clone(),
                 connection_ids: Some(retry_ids),
             };
-            app.deliveries
+            app.retries
                 .send(vec![OutMessage {
                     body: follow_up.to_body(),
                     delay_seconds: RETRY_DELAY_SECONDS,
@@ -217,7 +227,7 @@ async fn deliver(app: &App, job: DeliveryJob) -> Result<Delivered, MessageError>
 /// Records what the mail or SMS provider said; a temporary failure goes back
 /// to the queue, a permanent one is recorded and not retried.
 async fn outcome(
-    app: &App,
+    app: &Sender<'_>,
     user_id: &str,
     notification_id: &str,
     channel: Channel,

@@ -1,10 +1,11 @@
-//! Pushing one payload to many connections at once.
+//! Pushing one payload to every open device of a user.
 
 use futures::future::join_all;
 
-use crate::app::App;
-use crate::error::PushError;
+use crate::error::{PushError, StoreError};
 use crate::model::Connection;
+use crate::ports::{Connections, Pusher};
+use crate::protocol::ServerMessage;
 
 #[derive(Debug, Default)]
 pub struct FanOut {
@@ -15,52 +16,72 @@ pub struct FanOut {
     pub failed: Vec<(String, PushError)>,
 }
 
-/// Posts `payload` to every connection concurrently. A connection that
-/// answers 410 is removed (that one only); others are reported, not retried here.
-pub async fn fan_out(app: &App, connections: &[Connection], payload: &[u8]) -> FanOut {
-    let posts = connections.iter().map(|c| async move {
-        let res = app.pusher.post(&c.connection_id, payload).await;
-        (c.connection_id.clone(), res)
-    });
-    let mut out = FanOut::default();
-    for (id, res) in join_all(posts).await {
-        match res {
-            Ok(()) => out.delivered.push(id),
-            Err(PushError::Gone) => out.gone.push(id),
-            Err(PushError::TooLarge(e)) => {
-                tracing::error!(connection_id = %id, bytes = payload.len(), error = %e, "API Gateway refused the message as too large; messages must stay under 128 KB");
-                out.too_large.push(id);
-            }
-            Err(e) => out.failed.push((id, e)),
-        }
-    }
-    let removals = out.gone.iter().map(|id| async move {
-        if let Err(e) = app.store.remove_connection(id).await {
-            tracing::warn!(connection_id = %id, error = %e, "could not remove a gone connection; its TTL will");
-        }
-    });
-    join_all(removals).await;
-    if !out.gone.is_empty() {
-        tracing::info!(gone = ?out.gone, "removed connections that answered 410");
-    }
-    out
+/// A user's devices: where their connections are kept and how to push.
+#[derive(Clone, Copy)]
+pub struct Devices<'a> {
+    pub connections: &'a dyn Connections,
+    pub pusher: &'a dyn Pusher,
 }
 
-/// The user's live connections: rows past their expiry are ignored (DynamoDB
-/// TTL deletes them late) and removed.
-pub async fn live_connections(
-    app: &App,
-    user_id: &str,
-) -> Result<Vec<Connection>, crate::error::StoreError> {
-    let now = chrono::Utc::now().timestamp();
-    let (live, stale): (Vec<_>, Vec<_>) = app
-        .store
-        .connections_of(user_id)
-        .await?
-        .into_iter()
-        .partition(|c| c.expires_at > now);
-    for c in &stale {
-        let _ = app.store.remove_connection(&c.connection_id).await;
+impl Devices<'_> {
+    /// Posts `payload` to every connection concurrently. A connection that
+    /// answers 410 is removed (that one only); others are reported, not retried here.
+    pub async fn fan_out(&self, connections: &[Connection], payload: &[u8]) -> FanOut {
+        let posts = connections.iter().map(|c| async move {
+            let res = self.pusher.post(&c.connection_id, payload).await;
+            (c.connection_id.clone(), res)
+        });
+        let mut out = FanOut::default();
+        for (id, res) in join_all(posts).await {
+            match res {
+                Ok(()) => out.delivered.push(id),
+                Err(PushError::Gone) => out.gone.push(id),
+                Err(PushError::TooLarge(e)) => {
+                    tracing::error!(connection_id = %id, bytes = payload.len(), error = %e, "API Gateway refused the message as too large; messages must stay under 128 KB");
+                    out.too_large.push(id);
+                }
+                Err(e) => out.failed.push((id, e)),
+            }
+        }
+        let removals = out.gone.iter().map(|id| async move {
+            if let Err(e) = self.connections.remove_connection(id).await {
+                tracing::warn!(connection_id = %id, error = %e, "could not remove a gone connection; its TTL will");
+            }
+        });
+        join_all(removals).await;
+        if !out.gone.is_empty() {
+            tracing::info!(gone = ?out.gone, "removed connections that answered 410");
+        }
+        out
     }
-    Ok(live)
+
+    /// The user's live connections: rows past their expiry are ignored
+    /// (DynamoDB TTL deletes them late) and removed.
+    pub async fn live(&self, user_id: &str) -> Result<Vec<Connection>, StoreError> {
+        let now = chrono::Utc::now().timestamp();
+        let (live, stale): (Vec<_>, Vec<_>) = self
+            .connections
+            .connections_of(user_id)
+            .await?
+            .into_iter()
+            .partition(|c| c.expires_at > now);
+        for c in &stale {
+            let _ = self.connections.remove_connection(&c.connection_id).await;
+        }
+        Ok(live)
+    }
+
+    /// Sends a message to every open connection of a user; failures are
+    /// logged, gone connections removed. Best effort: the state is stored.
+    pub async fn broadcast(&self, user_id: &str, message: &ServerMessage) {
+        match self.live(user_id).await {
+            Ok(conns) => {
+                let out = self.fan_out(&conns, &message.to_bytes()).await;
+                if !out.failed.is_empty() {
+                    tracing::warn!(failed = ?out.failed, "broadcast did not reach every device");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not list connections for a broadcast"),
+        }
+    }
 }

@@ -2,10 +2,9 @@
 
 use subtle::ConstantTimeEq;
 
-use crate::app::App;
 use crate::error::{QueueError, ValidationError};
 use crate::event::BusinessEvent;
-use crate::ports::OutMessage;
+use crate::ports::{OutMessage, Queue};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -20,12 +19,8 @@ pub enum IngestError {
 }
 
 /// Compares the presented key with the configured one in constant time.
-pub fn check_api_key(app: &App, presented: Option<&str>) -> Result<(), IngestError> {
-    let expected = app
-        .config
-        .events_api_key
-        .as_deref()
-        .ok_or(IngestError::NotConfigured)?;
+pub fn check_api_key(expected: Option<&str>, presented: Option<&str>) -> Result<(), IngestError> {
+    let expected = expected.ok_or(IngestError::NotConfigured)?;
     let presented = presented.ok_or(IngestError::Unauthorized)?;
     if bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
         Ok(())
@@ -35,10 +30,10 @@ pub fn check_api_key(app: &App, presented: Option<&str>) -> Result<(), IngestErr
 }
 
 /// Validates and enqueues one event; returns it once it is on the queue.
-pub async fn accept_event(app: &App, body: &[u8]) -> Result<BusinessEvent, IngestError> {
+pub async fn accept_event(events: &dyn Queue, body: &[u8]) -> Result<BusinessEvent, IngestError> {
     let event = BusinessEvent::parse_public(body)?;
     let message = serde_json::to_string(&event).expect("events always serialize");
-    app.events.send(vec![OutMessage::now(message)]).await?;
+    events.send(vec![OutMessage::now(message)]).await?;
     tracing::info!(event_id = %event.id, kind = event.kind.as_str(), user_id = %event.user_id, "event accepted");
     Ok(event)
 }

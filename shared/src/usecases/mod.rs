@@ -9,6 +9,7 @@ pub mod ingest;
 pub mod process;
 pub mod session;
 pub mod stats;
+pub mod templates;
 
 /// Why one queue message was not processed. Either way the message is
 /// reported as a batch item failure: SQS retries it and, after

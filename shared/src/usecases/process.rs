@@ -3,12 +3,13 @@
 use chrono::{DateTime, Duration, Utc};
 use tracing::Instrument;
 
-use crate::app::App;
 use crate::event::BusinessEvent;
 use crate::jobs::DeliveryJob;
 use crate::model::{Channel, DeliveryRecord, DeliveryStatus, EventClaim, Notification};
+use crate::ports::{Claims, Clock, Deliveries, Directory, PreferenceStore, Queue, TemplateStore};
 use crate::ports::{NewNotification, OutMessage, Recorded};
 use crate::usecases::MessageError;
+use crate::usecases::catalog::TemplateCache;
 
 /// A claim older than this whose jobs were never queued belongs to an
 /// invocation that died; another may take it over. Longer than the worker's timeout.
@@ -27,26 +28,51 @@ pub enum Processed {
     BroadcastPage { users: usize },
 }
 
-pub async fn process_event(app: &App, body: &str) -> Result<Processed, MessageError> {
+/// What the worker uses: the user's preferences, the templates, the claim
+/// and the notification, the delivery log, and the queues it feeds.
+#[derive(Clone, Copy)]
+pub struct Worker<'a> {
+    pub prefs: &'a dyn PreferenceStore,
+    pub templates: &'a TemplateCache,
+    pub template_store: &'a dyn TemplateStore,
+    pub claims: &'a dyn Claims,
+    pub log: &'a dyn Deliveries,
+    pub directory: &'a dyn Directory,
+    /// Delivery jobs go here.
+    pub deliveries: &'a dyn Queue,
+    /// Broadcast pages fan out through here.
+    pub events: &'a dyn Queue,
+    pub clock: &'a dyn Clock,
+    pub broadcast_page_size: usize,
+    pub loopback_http_links: bool,
+}
+
+pub async fn process_event(app: &Worker<'_>, body: &str) -> Result<Processed, MessageError> {
     if let Some(page) = crate::usecases::admin::as_broadcast_page(body) {
-        let users = crate::usecases::admin::process_page(app, page?).await?;
+        let users = crate::usecases::admin::process_page(
+            app.directory,
+            app.events,
+            app.broadcast_page_size,
+            page?,
+        )
+        .await?;
         return Ok(Processed::BroadcastPage { users });
     }
     let event = BusinessEvent::parse(body.as_bytes())
         .map_err(|e| MessageError::Poison(format!("invalid event: {e}")))?;
     let span = tracing::info_span!("event", event_id = %event.id, kind = event.kind.as_str(), user_id = %event.user_id);
-    process(app, &event, Utc::now()).instrument(span).await
+    process(app, &event, app.clock.now()).instrument(span).await
 }
 
 async fn process(
-    app: &App,
+    app: &Worker<'_>,
     event: &BusinessEvent,
     now: DateTime<Utc>,
 ) -> Result<Processed, MessageError> {
-    let prefs = app.store.preferences(&event.user_id).await?;
+    let prefs = app.prefs.preferences(&event.user_id).await?;
     let category = event.kind.category();
     let in_app = prefs.enabled(category, Channel::InApp);
-    let templates = app.templates.get(app.store.as_ref()).await?;
+    let templates = app.templates.get(app.template_store).await?;
 
     let mut claim = EventClaim {
         event_id: event.id.clone(),
@@ -66,8 +92,7 @@ async fn process(
         // A template can render an event's data into the link: check the
         // result too, not only what admins save.
         let action_url = r.action_url.filter(|url| {
-            let ok =
-                crate::links::check_action_url("actionUrl", url, app.config.loopback_http_links);
+            let ok = crate::links::check_action_url("actionUrl", url, app.loopback_http_links);
             if let Err(e) = &ok {
                 tracing::warn!(reason = %e, "rendered action URL dropped");
             }
@@ -92,7 +117,7 @@ async fn process(
 
     let mut notification = render(&claim)?;
     let recorded = app
-        .store
+        .claims
         .record_notification(&NewNotification {
             claim: claim.clone(),
             kind: event.kind,
@@ -110,7 +135,7 @@ async fn process(
                 "event is being dispatched by another invocation".into(),
             ));
         }
-        if !app.store.take_over_claim(&existing, now).await? {
+        if !app.claims.take_over_claim(&existing, now).await? {
             return Err(MessageError::Retry(
                 "lost the race to take over a stalled event".into(),
             ));
@@ -148,7 +173,7 @@ async fn process(
             continue;
         }
         let Some(to) = address.map(str::to_owned) else {
-            app.store
+            app.log
                 .record_delivery(&DeliveryRecord {
                     user_id: event.user_id.clone(),
                     notification_id: claim.notification_id.clone(),
@@ -184,7 +209,7 @@ async fn process(
             .send(jobs.iter().map(|j| OutMessage::now(j.to_body())).collect())
             .await?;
     }
-    app.store.mark_dispatched(&event.id).await?;
+    app.claims.mark_dispatched(&event.id).await?;
     tracing::info!(notification_id = %claim.notification_id, channels = ?channels, "notification created");
     Ok(Processed::Created {
         notification_id: claim.notification_id,

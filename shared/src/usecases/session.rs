@@ -2,10 +2,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::app::App;
-use crate::auth::{AuthError, Identity};
+use crate::auth::{AuthError, Identity, JwtVerifier};
 use crate::error::StoreError;
 use crate::model::Connection;
+use crate::ports::Connections;
 
 /// API Gateway closes every WebSocket after 2 hours; rows outlive that a little.
 pub const CONNECTION_TTL: Duration = Duration::minutes(130);
@@ -20,17 +20,15 @@ pub enum ConnectError {
 
 /// Verifies the token and, only if it is valid, stores the connection.
 pub async fn connect(
-    app: &App,
+    verifier: Option<&JwtVerifier>,
+    connections: &dyn Connections,
     token: Option<&str>,
     connection_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Identity, ConnectError> {
-    let verifier = app
-        .verifier
-        .as_ref()
-        .ok_or_else(|| AuthError::Invalid("no JWT key is configured".into()))?;
+    let verifier = verifier.ok_or_else(|| AuthError::Invalid("no JWT key is configured".into()))?;
     let identity = verifier.verify(token.ok_or(AuthError::Missing)?)?;
-    app.store
+    connections
         .put_connection(&Connection {
             connection_id: connection_id.to_owned(),
             user_id: identity.user_id.clone(),
@@ -43,8 +41,11 @@ pub async fn connect(
 }
 
 /// Removes both rows of the connection; fine if they are gone already.
-pub async fn disconnect(app: &App, connection_id: &str) -> Result<Option<String>, StoreError> {
-    let owner = app.store.remove_connection(connection_id).await?;
+pub async fn disconnect(
+    connections: &dyn Connections,
+    connection_id: &str,
+) -> Result<Option<String>, StoreError> {
+    let owner = connections.remove_connection(connection_id).await?;
     tracing::info!(connection_id, user_id = ?owner, "disconnected");
     Ok(owner)
 }

@@ -1,40 +1,14 @@
 //! Admin statistics from the hourly counters (never a scan).
 
-use std::collections::BTreeMap;
-
-use chrono::{DateTime, Duration, DurationRound, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use crate::app::App;
 use crate::error::{StoreError, ValidationError};
-use crate::ports::stats_hour;
+use crate::model::Counts;
+use crate::ports::{Statistics, StatsHour};
 
 /// The longest window one request may cover: 31 days of hourly buckets.
 pub const MAX_WINDOW_HOURS: i64 = 31 * 24;
-
-#[derive(Debug, Default, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct Counts {
-    /// Notifications created, per event type.
-    pub created: BTreeMap<String, i64>,
-    /// Delivery outcomes per channel: delivered, failed, skipped.
-    pub deliveries: BTreeMap<String, BTreeMap<String, i64>>,
-}
-
-impl Counts {
-    fn add(&mut self, key: &str, n: i64) {
-        if let Some(kind) = key.strip_prefix("created.") {
-            *self.created.entry(kind.to_owned()).or_default() += n;
-        } else if let Some((channel, status)) = key.split_once('.') {
-            *self
-                .deliveries
-                .entry(channel.to_owned())
-                .or_default()
-                .entry(status.to_owned())
-                .or_default() += n;
-        }
-    }
-}
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -81,26 +55,26 @@ pub fn window(
     Ok((from, to))
 }
 
-pub async fn stats(app: &App, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Stats, StoreError> {
+pub async fn stats(
+    store: &dyn Statistics,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Stats, StoreError> {
     let mut hours = Vec::new();
-    let mut h = from
-        .duration_trunc(Duration::hours(1))
-        .expect("hour truncation");
-    while h < to {
+    let mut h = StatsHour::of(from);
+    while h.start() < to {
         hours.push(h);
-        h += Duration::hours(1);
+        h = h.next();
     }
-    let keys: Vec<String> = hours.iter().map(|h| stats_hour(*h)).collect();
-    let buckets = app.store.stats(&keys).await?;
+    let buckets = store.stats(&hours).await?;
     let mut totals = Counts::default();
     let mut hourly = Vec::with_capacity(hours.len());
-    for (hour, counters) in hours.into_iter().zip(buckets) {
-        let mut counts = Counts::default();
-        for (k, n) in &counters {
-            counts.add(k, *n);
-            totals.add(k, *n);
-        }
-        hourly.push(Hour { hour, counts });
+    for (hour, counts) in hours.into_iter().zip(buckets) {
+        totals.merge(&counts);
+        hourly.push(Hour {
+            hour: hour.start(),
+            counts,
+        });
     }
     Ok(Stats {
         from,

@@ -57,13 +57,14 @@ impl Embedded {
         EmbeddedStore::new(self.db.clone(), self.locks.clone())
     }
 
-    /// A durable queue; `max_receives` deliveries before it dead-letters a message.
+    /// A durable queue; `max_receives` deliveries before it dead-letters a
+    /// message. Fails if the messages kept on disk cannot be loaded.
     pub fn queue(
         &self,
         name: &str,
         visibility: std::time::Duration,
         max_receives: u32,
-    ) -> EmbeddedQueue {
+    ) -> Result<EmbeddedQueue, StoreError> {
         EmbeddedQueue::new(self.db.clone(), name, visibility, max_receives)
     }
 

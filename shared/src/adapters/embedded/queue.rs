@@ -110,12 +110,14 @@ fn committer(
 }
 
 impl EmbeddedQueue {
+    /// Fails if the messages kept on disk cannot be loaded: starting empty
+    /// would silently drop them.
     pub(super) fn new(
         db: Arc<Database>,
         name: &str,
         visibility: Duration,
         max_receives: u32,
-    ) -> Self {
+    ) -> Result<Self, StoreError> {
         let name: Arc<str> = name.into();
         // Everything not yet deleted is pending again after a restart:
         // in-flight work that a crash interrupted is simply redelivered.
@@ -133,7 +135,7 @@ impl EmbeddedQueue {
                     .collect(),
             )
         })()
-        .unwrap_or_default();
+        .map_err(|e| StoreError::Backend(format!("loading queue `{name}`: {e}")))?;
         let pending: Pending = Arc::new(Mutex::new(loaded));
         let wake = Arc::new(Notify::new());
         let (sends, rx) = mpsc::channel();
@@ -142,7 +144,7 @@ impl EmbeddedQueue {
             .name(format!("queue-{name}"))
             .spawn(move || committer(d, n, p, w, rx))
             .expect("spawn the queue committer");
-        Self {
+        Ok(Self {
             db,
             dlq: format!("{name}-dlq").into(),
             name,
@@ -151,7 +153,7 @@ impl EmbeddedQueue {
             wake,
             pending,
             sends,
-        }
+        })
     }
 
     pub fn name(&self) -> &str {
@@ -292,10 +294,6 @@ impl EmbeddedQueue {
         drop(p);
         self.wake.notify_one();
         Ok(n)
-    }
-
-    pub async fn get(&self, id: &str) -> Result<Option<QueuedMessage>, QueueError> {
-        Ok(self.pending.lock().expect("queue index").get(id).cloned())
     }
 }
 

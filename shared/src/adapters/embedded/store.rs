@@ -19,10 +19,13 @@ use crate::adapters::keys::*;
 use crate::error::StoreError;
 use crate::event::EventType;
 use crate::model::{
-    CLAIM_RETENTION, Channel, Connection, DeliveryRecord, EventClaim, MarkRead, Notification, Page,
-    Retention,
+    CLAIM_RETENTION, Channel, Connection, Counts, DeliveryRecord, EventClaim, MarkRead,
+    Notification, Page, Retention,
 };
-use crate::ports::{MAX_READ_PAGE, NewNotification, Recorded, Store, USER_SHARDS};
+use crate::ports::{
+    Claims, Connections, Deliveries, Directory, Inbox, MAX_READ_PAGE, NewNotification,
+    PreferenceStore, Recorded, Statistics, StatsHour, TemplateStore, USER_SHARDS,
+};
 use crate::preferences::Preferences;
 use crate::template::TemplateOverride;
 
@@ -63,9 +66,6 @@ impl Drop for Held<'_> {
     }
 }
 
-/// Quick retries of a conflicting transaction, as the DynamoDB adapter does.
-const CONFLICT_RETRIES: u32 = 6;
-
 #[derive(Clone)]
 pub struct EmbeddedStore {
     db: Arc<Database>,
@@ -80,7 +80,7 @@ impl EmbeddedStore {
             db,
             locks,
             retention: Retention::default(),
-            conflict_retries: CONFLICT_RETRIES,
+            conflict_retries: crate::adapters::conflicts::RETRIES,
         }
     }
 
@@ -111,10 +111,10 @@ impl EmbeddedStore {
                 };
                 let expired = if sk.starts_with(NOTIF_PREFIX) {
                     serde_json::from_slice::<Notification>(v.value()).is_ok_and(|n| n.expired(now))
-                } else if sk.starts_with("DELIVERY#") {
+                } else if sk.starts_with(DELIVERY_PREFIX) {
                     serde_json::from_slice::<DeliveryRecord>(v.value())
                         .is_ok_and(|d| retention.delivery_expiry(d.at) <= now)
-                } else if sk == "EVENT" {
+                } else if sk == CLAIM_SK {
                     serde_json::from_slice::<EventClaim>(v.value())
                         .is_ok_and(|c| c.claimed_at + CLAIM_RETENTION <= now)
                 } else {
@@ -149,8 +149,7 @@ impl EmbeddedStore {
                 ));
             }
             attempt += 1;
-            let jitter = u64::from(ulid::Ulid::new().random() as u16 % 10);
-            tokio::time::sleep(std::time::Duration::from_millis((5 << attempt) + jitter)).await;
+            tokio::time::sleep(crate::adapters::conflicts::backoff(attempt)).await;
         }
         let _held = Held {
             locks: &self.locks,
@@ -163,16 +162,16 @@ impl EmbeddedStore {
 type Table<'a> = redb::Table<'a, &'static str, &'static [u8]>;
 
 fn unread_key(user: &str) -> String {
-    key(&user_pk(user), "UNREAD")
+    key(&user_pk(user), UNREAD_SK)
 }
 
-fn stats_key(at: DateTime<Utc>) -> String {
-    key(&stats_pk(at), "COUNTS")
+fn stats_key(hour: StatsHour) -> String {
+    key(&stats_pk(hour), STATS_SK)
 }
 
 /// Counters of one hour live in one item, as in DynamoDB.
 fn bump(t: &mut Table, at: DateTime<Utc>, counter: &str) -> Result<(), StoreError> {
-    let k = stats_key(at);
+    let k = stats_key(StatsHour::of(at));
     let mut counts: HashMap<String, i64> = get(t, &k)?.unwrap_or_default();
     *counts.entry(counter.to_owned()).or_default() += 1;
     put(t, &k, &counts)
@@ -190,12 +189,12 @@ fn unread(
 }
 
 #[async_trait]
-impl Store for EmbeddedStore {
+impl Connections for EmbeddedStore {
     async fn put_connection(&self, conn: &Connection) -> Result<(), StoreError> {
         let conn = conn.clone();
         let keys = vec![
             key(&user_pk(&conn.user_id), &conn_sk(&conn.connection_id)),
-            key(&owner_pk(&conn.connection_id), "META"),
+            key(&owner_pk(&conn.connection_id), OWNER_SK),
             key(&directory_pk_of(&conn.user_id), &user_pk(&conn.user_id)),
         ];
         self.transact(keys, false, move |t| {
@@ -206,7 +205,7 @@ impl Store for EmbeddedStore {
             )?;
             put(
                 t,
-                &key(&owner_pk(&conn.connection_id), "META"),
+                &key(&owner_pk(&conn.connection_id), OWNER_SK),
                 &conn.user_id,
             )?;
             register_user(t, &conn.user_id)
@@ -216,12 +215,12 @@ impl Store for EmbeddedStore {
 
     async fn remove_connection(&self, connection_id: &str) -> Result<Option<String>, StoreError> {
         let id = connection_id.to_owned();
-        let keys = vec![key(&owner_pk(&id), "META")];
+        let keys = vec![key(&owner_pk(&id), OWNER_SK)];
         self.transact(keys, false, move |t| {
-            let owner: Option<String> = get(t, &key(&owner_pk(&id), "META"))?;
+            let owner: Option<String> = get(t, &key(&owner_pk(&id), OWNER_SK))?;
             if let Some(user) = &owner {
                 remove(t, &key(&user_pk(user), &conn_sk(&id)))?;
-                remove(t, &key(&owner_pk(&id), "META"))?;
+                remove(t, &key(&owner_pk(&id), OWNER_SK))?;
             }
             Ok(owner)
         })
@@ -229,14 +228,14 @@ impl Store for EmbeddedStore {
     }
 
     async fn connection_owner(&self, connection_id: &str) -> Result<Option<String>, StoreError> {
-        let k = key(&owner_pk(connection_id), "META");
+        let k = key(&owner_pk(connection_id), OWNER_SK);
         read(&self.db, ITEMS, move |t| get(t, &k)).await
     }
 
     async fn connections_of(&self, user_id: &str) -> Result<Vec<Connection>, StoreError> {
         let pk = user_pk(user_id);
         read(&self.db, ITEMS, move |t| {
-            let (start, end) = (key(&pk, "CONN#"), key(&pk, "CONN$"));
+            let (start, end) = (key(&pk, CONN_PREFIX), key(&pk, CONN_END));
             Ok(
                 scan::<Connection>(t, &start, &end, false, |_, _| true, usize::MAX)?
                     .into_iter()
@@ -246,12 +245,15 @@ impl Store for EmbeddedStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl Claims for EmbeddedStore {
     async fn record_notification(&self, new: &NewNotification) -> Result<Recorded, StoreError> {
         let new = new.clone();
         let user = &new.claim.user_id;
         let mut keys = vec![
-            key(&claim_pk(&new.claim.event_id), "EVENT"),
+            key(&claim_pk(&new.claim.event_id), CLAIM_SK),
             key(&directory_pk_of(user), &user_pk(user)),
         ];
         if let Some(n) = &new.notification {
@@ -259,7 +261,7 @@ impl Store for EmbeddedStore {
             keys.push(unread_key(user));
         }
         self.transact(keys, false, move |t| {
-            let claim_key = key(&claim_pk(&new.claim.event_id), "EVENT");
+            let claim_key = key(&claim_pk(&new.claim.event_id), CLAIM_SK);
             if let Some(existing) = get::<EventClaim>(t, &claim_key)? {
                 return Ok(Recorded::Duplicate(existing));
             }
@@ -284,7 +286,7 @@ impl Store for EmbeddedStore {
     ) -> Result<bool, StoreError> {
         let claim = claim.clone();
         write(&self.db, ITEMS, false, move |t| {
-            let k = key(&claim_pk(&claim.event_id), "EVENT");
+            let k = key(&claim_pk(&claim.event_id), CLAIM_SK);
             match get::<EventClaim>(t, &k)? {
                 Some(mut c) if c.claimed_at == claim.claimed_at && !c.dispatched => {
                     c.claimed_at = now;
@@ -298,7 +300,7 @@ impl Store for EmbeddedStore {
     }
 
     async fn mark_dispatched(&self, event_id: &str) -> Result<(), StoreError> {
-        let k = key(&claim_pk(event_id), "EVENT");
+        let k = key(&claim_pk(event_id), CLAIM_SK);
         write(&self.db, ITEMS, false, move |t| {
             if let Some(mut c) = get::<EventClaim>(t, &k)? {
                 c.dispatched = true;
@@ -308,7 +310,10 @@ impl Store for EmbeddedStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl Inbox for EmbeddedStore {
     async fn get_notification(
         &self,
         user_id: &str,
@@ -338,6 +343,36 @@ impl Store for EmbeddedStore {
                 &key(&pk, NOTIF_END),
                 false,
                 |_, n: &Notification| !n.expired(now),
+                limit + 1,
+            )?
+            .into_iter()
+            .map(|(_, n)| n)
+            .collect();
+            Ok(Page::from_overfetch(items, limit))
+        })
+        .await
+    }
+
+    async fn list_notifications(
+        &self,
+        user_id: &str,
+        before: Option<&str>,
+        limit: usize,
+        unread_only: bool,
+    ) -> Result<Page, StoreError> {
+        let pk = user_pk(user_id);
+        let end = match before {
+            Some(b) => key(&pk, &notif_sk(b)),
+            None => key(&pk, NOTIF_END),
+        };
+        let now = Utc::now();
+        read(&self.db, ITEMS, move |t| {
+            let items: Vec<Notification> = scan(
+                t,
+                &key(&pk, NOTIF_PREFIX),
+                &end,
+                true,
+                |_, n: &Notification| (!unread_only || !n.read) && !n.expired(now),
                 limit + 1,
             )?
             .into_iter()
@@ -427,36 +462,6 @@ impl Store for EmbeddedStore {
         read(&self.db, ITEMS, move |t| unread(t, &user)).await
     }
 
-    async fn list_notifications(
-        &self,
-        user_id: &str,
-        before: Option<&str>,
-        limit: usize,
-        unread_only: bool,
-    ) -> Result<Page, StoreError> {
-        let pk = user_pk(user_id);
-        let end = match before {
-            Some(b) => key(&pk, &notif_sk(b)),
-            None => key(&pk, NOTIF_END),
-        };
-        let now = Utc::now();
-        read(&self.db, ITEMS, move |t| {
-            let items: Vec<Notification> = scan(
-                t,
-                &key(&pk, NOTIF_PREFIX),
-                &end,
-                true,
-                |_, n: &Notification| (!unread_only || !n.read) && !n.expired(now),
-                limit + 1,
-            )?
-            .into_iter()
-            .map(|(_, n)| n)
-            .collect();
-            Ok(Page::from_overfetch(items, limit))
-        })
-        .await
-    }
-
     async fn delete_notification(&self, user_id: &str, id: &str) -> Result<bool, StoreError> {
         let (user, id) = (user_id.to_owned(), id.to_owned());
         let pk = user_pk(&user);
@@ -478,7 +483,104 @@ impl Store for EmbeddedStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl PreferenceStore for EmbeddedStore {
+    async fn preferences(&self, user_id: &str) -> Result<Preferences, StoreError> {
+        let k = key(&user_pk(user_id), PREFS_SK);
+        read(
+            &self.db,
+            ITEMS,
+            move |t| Ok(get(t, &k)?.unwrap_or_default()),
+        )
+        .await
+    }
+
+    async fn put_preferences(&self, user_id: &str, prefs: &Preferences) -> Result<(), StoreError> {
+        let (user, prefs) = (user_id.to_owned(), prefs.clone());
+        let keys = vec![
+            key(&user_pk(&user), PREFS_SK),
+            key(&directory_pk_of(&user), &user_pk(&user)),
+        ];
+        self.transact(keys, true, move |t| {
+            put(t, &key(&user_pk(&user), PREFS_SK), &prefs)?;
+            register_user(t, &user)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl TemplateStore for EmbeddedStore {
+    async fn template_overrides(&self) -> Result<Vec<TemplateOverride>, StoreError> {
+        read(&self.db, ITEMS, |t| {
+            let (start, end) = partition(TEMPLATE_PK);
+            Ok(
+                scan::<TemplateOverride>(t, &start, &end, false, |_, _| true, usize::MAX)?
+                    .into_iter()
+                    .map(|(_, o)| o)
+                    .collect(),
+            )
+        })
+        .await
+    }
+
+    async fn put_template_override(&self, o: &TemplateOverride) -> Result<(), StoreError> {
+        let o = o.clone();
+        write(&self.db, ITEMS, true, move |t| {
+            put(t, &key(TEMPLATE_PK, &template_sk(o.kind, o.channel)), &o)
+        })
+        .await
+    }
+
+    async fn delete_template_override(
+        &self,
+        kind: EventType,
+        channel: Channel,
+    ) -> Result<bool, StoreError> {
+        write(&self.db, ITEMS, true, move |t| {
+            remove(t, &key(TEMPLATE_PK, &template_sk(kind, channel)))
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Deliveries for EmbeddedStore {
+    async fn record_delivery(&self, rec: &DeliveryRecord) -> Result<(), StoreError> {
+        let rec = rec.clone();
+        write(&self.db, ITEMS, false, move |t| {
+            put(
+                t,
+                &key(
+                    &user_pk(&rec.user_id),
+                    &delivery_sk(&rec.notification_id, rec.channel),
+                ),
+                &rec,
+            )?;
+            bump(
+                t,
+                rec.at,
+                &delivery_counter(rec.channel, rec.status.as_str()),
+            )
+        })
+        .await
+    }
+
+    async fn delivery(
+        &self,
+        user_id: &str,
+        notification_id: &str,
+        channel: Channel,
+    ) -> Result<Option<DeliveryRecord>, StoreError> {
+        let k = key(&user_pk(user_id), &delivery_sk(notification_id, channel));
+        read(&self.db, ITEMS, move |t| get(t, &k)).await
+    }
+}
+
+#[async_trait]
+impl Directory for EmbeddedStore {
     async fn users_page(
         &self,
         after: Option<&str>,
@@ -516,102 +618,24 @@ impl Store for EmbeddedStore {
         })
         .await
     }
+}
 
-    async fn stats(&self, hours: &[String]) -> Result<Vec<HashMap<String, i64>>, StoreError> {
-        let keys: Vec<String> = hours
-            .iter()
-            .map(|h| key(&stats_pk_of_hour(h), "COUNTS"))
-            .collect();
+#[async_trait]
+impl Statistics for EmbeddedStore {
+    async fn stats(&self, hours: &[StatsHour]) -> Result<Vec<Counts>, StoreError> {
+        let keys: Vec<String> = hours.iter().map(|h| stats_key(*h)).collect();
         read(&self.db, ITEMS, move |t| {
             keys.iter()
-                .map(|k| Ok(get(t, k)?.unwrap_or_default()))
+                .map(|k| {
+                    let raw: HashMap<String, i64> = get(t, k)?.unwrap_or_default();
+                    let mut counts = Counts::default();
+                    for (name, n) in raw {
+                        counts.add(&name, n);
+                    }
+                    Ok(counts)
+                })
                 .collect()
         })
         .await
-    }
-
-    async fn preferences(&self, user_id: &str) -> Result<Preferences, StoreError> {
-        let k = key(&user_pk(user_id), "PREFS");
-        read(
-            &self.db,
-            ITEMS,
-            move |t| Ok(get(t, &k)?.unwrap_or_default()),
-        )
-        .await
-    }
-
-    async fn put_preferences(&self, user_id: &str, prefs: &Preferences) -> Result<(), StoreError> {
-        let (user, prefs) = (user_id.to_owned(), prefs.clone());
-        let keys = vec![
-            key(&user_pk(&user), "PREFS"),
-            key(&directory_pk_of(&user), &user_pk(&user)),
-        ];
-        self.transact(keys, true, move |t| {
-            put(t, &key(&user_pk(&user), "PREFS"), &prefs)?;
-            register_user(t, &user)
-        })
-        .await
-    }
-
-    async fn template_overrides(&self) -> Result<Vec<TemplateOverride>, StoreError> {
-        read(&self.db, ITEMS, |t| {
-            let (start, end) = partition(TEMPLATE_PK);
-            Ok(
-                scan::<TemplateOverride>(t, &start, &end, false, |_, _| true, usize::MAX)?
-                    .into_iter()
-                    .map(|(_, o)| o)
-                    .collect(),
-            )
-        })
-        .await
-    }
-
-    async fn put_template_override(&self, o: &TemplateOverride) -> Result<(), StoreError> {
-        let o = o.clone();
-        write(&self.db, ITEMS, true, move |t| {
-            put(t, &key(TEMPLATE_PK, &template_sk(o.kind, o.channel)), &o)
-        })
-        .await
-    }
-
-    async fn delete_template_override(
-        &self,
-        kind: EventType,
-        channel: Channel,
-    ) -> Result<bool, StoreError> {
-        write(&self.db, ITEMS, true, move |t| {
-            remove(t, &key(TEMPLATE_PK, &template_sk(kind, channel)))
-        })
-        .await
-    }
-
-    async fn record_delivery(&self, rec: &DeliveryRecord) -> Result<(), StoreError> {
-        let rec = rec.clone();
-        write(&self.db, ITEMS, false, move |t| {
-            put(
-                t,
-                &key(
-                    &user_pk(&rec.user_id),
-                    &delivery_sk(&rec.notification_id, rec.channel),
-                ),
-                &rec,
-            )?;
-            bump(
-                t,
-                rec.at,
-                &delivery_counter(rec.channel, rec.status.as_str()),
-            )
-        })
-        .await
-    }
-
-    async fn delivery(
-        &self,
-        user_id: &str,
-        notification_id: &str,
-        channel: Channel,
-    ) -> Result<Option<DeliveryRecord>, StoreError> {
-        let k = key(&user_pk(user_id), &delivery_sk(notification_id, channel));
-        read(&self.db, ITEMS, move |t| get(t, &k)).await
     }
 }
