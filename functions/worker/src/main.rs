@@ -1,21 +1,17 @@
 //! Lambda on the events queue: stores notifications and queues their deliveries.
 
-use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use shared::adapters::aws;
 use shared::aws_lambda_events::sqs::SqsEvent;
-use shared::{Config, adapters::aws};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    // JSON logs when the function's log format is JSON (set in the SAM template).
-    tracing::init_default_subscriber();
-    let uses = aws::Uses {
+    let app = aws::start(aws::Uses {
         events_queue: true,
         deliveries_queue: true,
         ..aws::Uses::default()
-    };
-    let app = aws::aws_app_using(Config::from_env(), &aws::load_sdk_config().await, uses);
-    // Built once per cold start, used by every invocation of this instance.
-    let app: &'static shared::App = Box::leak(Box::new(app));
+    })
+    .await?;
     run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<_, Error>(shared::handlers::worker::handle(app, event.payload).await)
     }))

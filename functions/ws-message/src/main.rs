@@ -1,20 +1,16 @@
 //! Lambda for the WebSocket `$default` route: mark-read, sync, join, ping.
 
-use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use shared::adapters::aws;
 use shared::aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
-use shared::{Config, adapters::aws};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    // JSON logs when the function's log format is JSON (set in the SAM template).
-    tracing::init_default_subscriber();
-    let uses = aws::Uses {
+    let app = aws::start(aws::Uses {
         push: true,
         ..aws::Uses::default()
-    };
-    let app = aws::aws_app_using(Config::from_env(), &aws::load_sdk_config().await, uses);
-    // Built once per cold start, used by every invocation of this instance.
-    let app: &'static shared::App = Box::leak(Box::new(app));
+    })
+    .await?;
     run(service_fn(
         move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
             Ok::<_, Error>(shared::handlers::ws_message::handle(app, event.payload).await)

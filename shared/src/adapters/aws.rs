@@ -28,6 +28,8 @@ pub struct Uses {
     pub sms: bool,
     /// The dead-letter queues, for the admin console.
     pub dead_letters: bool,
+    /// Verifies tokens: refuses to start without a JWT key.
+    pub tokens: bool,
 }
 
 impl Uses {
@@ -38,7 +40,25 @@ impl Uses {
         email: true,
         sms: true,
         dead_letters: true,
+        tokens: true,
     };
+}
+
+/// What every function's `main` does before `run`: structured logs (JSON
+/// when the function's log format says so, at its log level), the SDK
+/// configuration, the secrets, and the adapters `uses` names, built once per
+/// cold start and kept for every invocation of this instance. A missing
+/// secret or JWT key stops the cold start with the reason, rather than
+/// failing every request later.
+pub async fn start(uses: Uses) -> Result<&'static App, crate::config::ConfigError> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let sdk = load_sdk_config().await;
+    let config = crate::adapters::secrets::resolve(Config::from_env(), &sdk).await?;
+    let app = aws_app_using(config, &sdk, uses);
+    if uses.tokens {
+        app.require_verifier()?;
+    }
+    Ok(Box::leak(Box::new(app)))
 }
 
 /// The application on AWS adapters, with only the clients `uses` asks for.

@@ -63,9 +63,10 @@ fn now_ms() -> i64 {
 }
 
 /// Writes every send that is waiting in one durable transaction, then
-/// publishes the messages and answers their senders.
+/// publishes the messages and answers their senders. Holds the database
+/// only while it commits, so that dropping the last handle closes it.
 fn committer(
-    db: Arc<Database>,
+    db: std::sync::Weak<Database>,
     name: Arc<str>,
     pending: Pending,
     wake: Arc<Notify>,
@@ -80,6 +81,9 @@ fn committer(
             }
         }
         let result = (|| -> Result<(), StoreError> {
+            let db = db
+                .upgrade()
+                .ok_or_else(|| StoreError::Backend("the database is closed".into()))?;
             let mut tx = db.begin_write().map_err(err)?;
             tx.set_durability(Durability::Immediate)
                 .map_err(|e| StoreError::Backend(e.to_string()))?;
@@ -139,7 +143,12 @@ impl EmbeddedQueue {
         let pending: Pending = Arc::new(Mutex::new(loaded));
         let wake = Arc::new(Notify::new());
         let (sends, rx) = mpsc::channel();
-        let (d, n, p, w) = (db.clone(), name.clone(), pending.clone(), wake.clone());
+        let (d, n, p, w) = (
+            Arc::downgrade(&db),
+            name.clone(),
+            pending.clone(),
+            wake.clone(),
+        );
         std::thread::Builder::new()
             .name(format!("queue-{name}"))
             .spawn(move || committer(d, n, p, w, rx))
