@@ -20,6 +20,8 @@ pub mod ports;
 pub mod preferences;
 pub mod protocol;
 pub mod template;
+#[cfg(feature = "embedded")]
+pub mod testing;
 pub mod usecases;
 
 pub use app::App;

@@ -1,0 +1,215 @@
+//! The application in one process, for fast tests of the use cases: the
+//! embedded store in a temporary directory, queues in memory, pushes, email
+//! and SMS recorded, and a clock that moves only when told. Neither moto nor
+//! the local stack is needed. In-memory fakes stand in for the outside
+//! services only here; adapters are tested against moto and the local stack.
+
+use std::collections::{HashSet, VecDeque};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use chrono::{DateTime, Utc};
+
+use crate::adapters::embedded::{Embedded, EmbeddedStore};
+use crate::app::App;
+use crate::config::Config;
+use crate::error::{MailError, PushError, QueueError};
+use crate::ports::{Mailer, ManualClock, OutMessage, Pusher, Queue, SmsSender};
+use crate::template::RenderedEmail;
+
+/// Messages sent, in order; taken by [`InProcess::settle`].
+#[derive(Default)]
+pub struct MemoryQueue(Mutex<VecDeque<OutMessage>>);
+
+impl MemoryQueue {
+    pub fn take(&self) -> Vec<OutMessage> {
+        lock(&self.0).drain(..).collect()
+    }
+
+    pub fn len(&self) -> usize {
+        lock(&self.0).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[async_trait]
+impl Queue for MemoryQueue {
+    async fn send(&self, messages: Vec<OutMessage>) -> Result<(), QueueError> {
+        lock(&self.0).extend(messages);
+        Ok(())
+    }
+}
+
+/// Every push, as JSON; connections marked gone answer 410.
+#[derive(Default)]
+pub struct RecordingPusher {
+    pub posts: Mutex<Vec<(String, serde_json::Value)>>,
+    pub gone: Mutex<HashSet<String>>,
+}
+
+impl RecordingPusher {
+    pub fn to(&self, connection_id: &str) -> Vec<serde_json::Value> {
+        lock(&self.posts)
+            .iter()
+            .filter(|(c, _)| c == connection_id)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+}
+
+#[async_trait]
+impl Pusher for RecordingPusher {
+    async fn post(&self, connection_id: &str, payload: &[u8]) -> Result<(), PushError> {
+        if lock(&self.gone).contains(connection_id) {
+            return Err(PushError::Gone);
+        }
+        let v = serde_json::from_slice(payload).map_err(|e| PushError::Failed(e.to_string()))?;
+        lock(&self.posts).push((connection_id.to_owned(), v));
+        Ok(())
+    }
+}
+
+/// Every email and SMS sent: (to, subject or text).
+#[derive(Default)]
+pub struct RecordingMail(pub Mutex<Vec<(String, String)>>);
+
+#[async_trait]
+impl Mailer for RecordingMail {
+    async fn send(&self, to: &str, email: &RenderedEmail) -> Result<String, MailError> {
+        let mut sent = lock(&self.0);
+        sent.push((to.to_owned(), email.subject.clone()));
+        Ok(format!("mail-{}", sent.len()))
+    }
+}
+
+#[async_trait]
+impl SmsSender for RecordingMail {
+    async fn send_sms(&self, to: &str, text: &str) -> Result<String, MailError> {
+        let mut sent = lock(&self.0);
+        sent.push((to.to_owned(), text.to_owned()));
+        Ok(format!("sms-{}", sent.len()))
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub struct InProcess {
+    pub app: App,
+    pub store: EmbeddedStore,
+    pub events: Arc<MemoryQueue>,
+    pub deliveries: Arc<MemoryQueue>,
+    pub pushes: Arc<RecordingPusher>,
+    pub mail: Arc<RecordingMail>,
+    pub sms: Arc<RecordingMail>,
+    pub clock: Arc<ManualClock>,
+    dir: PathBuf,
+}
+
+impl InProcess {
+    /// A fresh application; `tweak` adjusts the configuration.
+    pub fn new(tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = std::env::temp_dir().join(format!("notify-inprocess-{}", ulid::Ulid::new()));
+        let store = Embedded::open_with_cache(&dir, 1 << 20)
+            .expect("open the embedded store")
+            .store();
+        let mut config = Config {
+            jwt_secret: Some("in-process-secret".into()),
+            ..Config::default()
+        };
+        tweak(&mut config);
+        let store = store.with_retention(config.retention);
+        let (events, deliveries) = (
+            Arc::new(MemoryQueue::default()),
+            Arc::new(MemoryQueue::default()),
+        );
+        let pushes = Arc::new(RecordingPusher::default());
+        let (mail, sms) = (
+            Arc::new(RecordingMail::default()),
+            Arc::new(RecordingMail::default()),
+        );
+        let clock = Arc::new(ManualClock::new(Utc::now()));
+        let app = App::new(
+            config,
+            Arc::new(store.clone()),
+            events.clone(),
+            deliveries.clone(),
+            pushes.clone(),
+            mail.clone(),
+        )
+        .with_sms(sms.clone())
+        .with_clock(clock.clone());
+        Self {
+            app,
+            store,
+            events,
+            deliveries,
+            pushes,
+            mail,
+            sms,
+            clock,
+            dir,
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        crate::ports::Clock::now(self.clock.as_ref())
+    }
+
+    /// Runs the worker over the events queue and the sender over the
+    /// deliveries queue, as Lambda would, until both are empty. Returns
+    /// the ids of the messages that failed (they are not retried here).
+    pub async fn settle(&self) -> Vec<String> {
+        let mut failed = Vec::new();
+        for _ in 0..100 {
+            let (ev, dl) = (self.events.take(), self.deliveries.take());
+            if ev.is_empty() && dl.is_empty() {
+                return failed;
+            }
+            for (batch, worker) in [(ev, true), (dl, false)] {
+                if batch.is_empty() {
+                    continue;
+                }
+                let event = sqs_event(&batch);
+                let resp = if worker {
+                    crate::handlers::worker::handle(&self.app, event).await
+                } else {
+                    crate::handlers::sender::handle(&self.app, event).await
+                };
+                failed.extend(
+                    resp.batch_item_failures
+                        .into_iter()
+                        .map(|f| f.item_identifier),
+                );
+            }
+        }
+        panic!("the queues did not settle in 100 rounds");
+    }
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn sqs_event(messages: &[OutMessage]) -> SqsEvent {
+    let mut e = SqsEvent::default();
+    e.records = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let mut r = SqsMessage::default();
+            r.message_id = Some(format!("m{i}"));
+            r.body = Some(m.body.clone());
+            r
+        })
+        .collect();
+    e
+}

@@ -1,0 +1,202 @@
+//! The use cases in one process (embedded store, recorded pushes and mail,
+//! queues in memory, a manual clock): fast, and no moto or local stack.
+
+use chrono::Duration;
+use serde_json::json;
+use shared::model::{Channel, Connection, DeliveryStatus, EventClaim, MarkRead};
+use shared::ports::*;
+use shared::testing::InProcess;
+use shared::usecases::inbox;
+
+fn event(id: &str, user: &str) -> String {
+    json!({"id": id, "type": "order.created", "userId": user, "occurredAt": "2026-11-27T10:00:00Z",
+        "data": {"orderId": "o_7", "total": "12.00", "currency": "EUR"},
+        "recipient": {"email": "ann@example.com"}})
+    .to_string()
+}
+
+async fn connect(p: &InProcess, user: &str, id: &str) {
+    p.store
+        .put_connection(&Connection {
+            connection_id: id.into(),
+            user_id: user.into(),
+            connected_at: p.now(),
+            expires_at: (p.now() + Duration::hours(2)).timestamp(),
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_event_is_stored_pushed_and_mailed_once() {
+    let p = InProcess::new(|_| {});
+    connect(&p, "auth0|ann", "c1").await;
+    connect(&p, "auth0|ann", "c2").await;
+    p.events
+        .send(vec![OutMessage::now(event("e1", "auth0|ann"))])
+        .await
+        .unwrap();
+    p.events
+        .send(vec![OutMessage::now(event("e1", "auth0|ann"))])
+        .await
+        .unwrap();
+    assert!(p.settle().await.is_empty());
+    let inbox = p
+        .store
+        .list_notifications("auth0|ann", None, 10, false)
+        .await
+        .unwrap();
+    assert_eq!(inbox.items.len(), 1, "the duplicate is absorbed");
+    let n = &inbox.items[0];
+    assert_eq!(n.data["orderId"], "o_7");
+    for c in ["c1", "c2"] {
+        let got = p.pushes.to(c);
+        assert_eq!(got.len(), 1, "one push to {c}");
+        assert_eq!(got[0]["event"], "notification:new");
+        assert_eq!(got[0]["data"]["id"], n.id.as_str());
+    }
+    assert_eq!(p.mail.0.lock().unwrap().len(), 1);
+    let d = p
+        .store
+        .delivery("auth0|ann", &n.id, Channel::Email)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(d.status, DeliveryStatus::Delivered);
+    assert_eq!(p.store.unread_count("auth0|ann").await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn preferences_decide_the_channels() {
+    let p = InProcess::new(|_| {});
+    let prefs = shared::preferences::Preferences::parse_update(
+        br#"{"channels":{"order":{"in_app":false,"email":true,"sms":true}}}"#,
+    )
+    .unwrap();
+    p.store.put_preferences("bo", &prefs).await.unwrap();
+    p.events
+        .send(vec![OutMessage::now(event("e2", "bo"))])
+        .await
+        .unwrap();
+    assert!(p.settle().await.is_empty());
+    assert!(
+        p.store
+            .list_notifications("bo", None, 10, false)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert_eq!(p.mail.0.lock().unwrap().len(), 1);
+    // SMS is on but there is no number anywhere: recorded as skipped.
+    assert!(p.sms.0.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_gone_connection_is_dropped_and_the_others_still_get_it() {
+    let p = InProcess::new(|_| {});
+    connect(&p, "cy", "alive").await;
+    connect(&p, "cy", "dead").await;
+    p.pushes.gone.lock().unwrap().insert("dead".into());
+    p.events
+        .send(vec![OutMessage::now(event("e3", "cy"))])
+        .await
+        .unwrap();
+    assert!(p.settle().await.is_empty());
+    assert_eq!(p.pushes.to("alive").len(), 1);
+    let left: Vec<_> = p
+        .store
+        .connections_of("cy")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.connection_id)
+        .collect();
+    assert_eq!(left, ["alive"]);
+}
+
+#[tokio::test]
+async fn marking_read_tells_every_device_and_mark_all_pages_through() {
+    let p = InProcess::new(|_| {});
+    connect(&p, "di", "d1").await;
+    connect(&p, "di", "d2").await;
+    for i in 0..120 {
+        p.events
+            .send(vec![OutMessage::now(event(&format!("m{i}"), "di"))])
+            .await
+            .unwrap();
+    }
+    assert!(p.settle().await.is_empty());
+    assert_eq!(p.store.unread_count("di").await.unwrap(), 120);
+    let first = p
+        .store
+        .notifications_after("di", None, 1)
+        .await
+        .unwrap()
+        .items[0]
+        .id
+        .clone();
+    let out = inbox::mark_read(&p.store, p.app.devices(), "di", &first, p.now())
+        .await
+        .unwrap();
+    assert_eq!(out, MarkRead::Marked { unread: 119 });
+    for d in ["d1", "d2"] {
+        let last = p.pushes.to(d).pop().unwrap();
+        assert_eq!(
+            last,
+            json!({"event":"notification:read-ack","data":{"id": first, "unreadCount": 119}})
+        );
+    }
+    let marked = inbox::mark_all_read(&p.store, p.app.devices(), "di", p.now())
+        .await
+        .unwrap();
+    assert_eq!(marked, 119);
+    assert_eq!(p.store.unread_count("di").await.unwrap(), 0);
+    assert_eq!(
+        p.pushes.to("d2").pop().unwrap()["data"],
+        json!({"id": null, "unreadCount": 0})
+    );
+}
+
+/// The manual clock: a claim whose holder stalled past the lease is taken
+/// over by the next delivery of the event, and its notification is sent.
+#[tokio::test]
+async fn a_stalled_claim_is_taken_over_after_the_lease() {
+    let p = InProcess::new(|_| {});
+    connect(&p, "ed", "e1").await;
+    let now = p.now();
+    let id = shared::ids::new_id();
+    p.store
+        .record_notification(&NewNotification {
+            claim: EventClaim {
+                event_id: "stalled".into(),
+                user_id: "ed".into(),
+                notification_id: id.clone(),
+                created_at: now,
+                claimed_at: now,
+                dispatched: false,
+            },
+            kind: shared::event::EventType::OrderCreated,
+            notification: None,
+        })
+        .await
+        .unwrap();
+    // Within the lease: another invocation is dispatching; retry later.
+    p.events
+        .send(vec![OutMessage::now(event("stalled", "ed"))])
+        .await
+        .unwrap();
+    assert_eq!(p.settle().await.len(), 1);
+    assert!(p.pushes.to("e1").is_empty());
+    // Past it: taken over, notified once, under the claimed id.
+    p.clock
+        .advance(shared::usecases::process::CLAIM_LEASE + Duration::seconds(1));
+    p.events
+        .send(vec![OutMessage::now(event("stalled", "ed"))])
+        .await
+        .unwrap();
+    assert!(p.settle().await.is_empty());
+    let pushed = p.pushes.to("e1");
+    assert_eq!(pushed.len(), 1);
+    assert_eq!(pushed[0]["data"]["id"], id.as_str());
+}
