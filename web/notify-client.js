@@ -17,6 +17,13 @@
 //   has seen) and pages through until `hasMore` is false;
 // - drops duplicates by id: delivery is at least once, each notification reaches you once;
 // - fetches a fresh token through `getToken()` before reconnecting, if you give one.
+//
+// Rendering a notification: every field is server data, so show strings with `textContent`
+// and put `actionUrl` into a link only through `safeHref()`:
+//
+//   import { safeHref } from "./notify-client.js";
+//   const href = safeHref(n.actionUrl);
+//   if (href) { const a = document.createElement("a"); a.href = href; a.textContent = n.actionText || "Open"; }
 
 const DEFAULTS = {
   tokenIn: "subprotocol", // or "query"
@@ -25,6 +32,44 @@ const DEFAULTS = {
   pingEveryMs: 5 * 60 * 1000, // below API Gateway's 10 minute idle timeout
   rememberIds: 2000,
 };
+
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+/**
+ * The link target to use for a URL that came from the server (e.g. `actionUrl`), or null
+ * when it must not become a link. Accepted: `https:` URLs, site-relative paths (`/orders/o_1`,
+ * one leading slash, resolved against `base` and kept on its origin), and `http:` only on
+ * loopback (127.0.0.1, localhost, [::1]) for the local stack. Everything else is refused:
+ * `javascript:`, `data:`, `vbscript:` and any other scheme, protocol-relative `//host`,
+ * relative paths without a leading slash, and what does not parse. The decision is taken on
+ * the parsed URL, not the text, since the URL parser drops leading spaces, control
+ * characters, tabs and newlines (" javascript:…", "java\tscript:…") and reads `\` as `/`.
+ *
+ * @param {unknown} url
+ * @param {string} [base] the page URL site-relative paths resolve against
+ * @returns {string | null} the normalized URL to put in `href`
+ */
+export function safeHref(url, base = globalThis.location?.href) {
+  if (typeof url !== "string" || url === "") return null;
+  try {
+    if (url.startsWith("/")) {
+      // Site-relative. Spellings that leave the site ("//host", "/" + backslash + "host",
+      // "/" + tab + "/host", ...) are refused here or by the origin check after parsing.
+      if (url.startsWith("//") || url.startsWith("/\\") || !base) return null;
+      const origin = new URL(base);
+      const parsed = new URL(url, origin);
+      if (parsed.origin !== origin.origin) return null;
+      if (parsed.protocol !== "https:" && parsed.protocol !== "http:") return null;
+      return parsed.href;
+    }
+    const parsed = new URL(url); // absolute only: no base, so "orders/1" or "?x" throw
+    if (parsed.protocol === "https:" && parsed.hostname) return parsed.href;
+    if (parsed.protocol === "http:" && LOOPBACK_HOSTS.has(parsed.hostname)) return parsed.href;
+    return null;
+  } catch {
+    return null;
+  }
+}
 
 export class NotifyClient {
   /**
