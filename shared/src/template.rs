@@ -749,4 +749,65 @@ mod tests {
                 .is_err()
         );
     }
+    /// What the defaults were before they moved into `shared/templates/`,
+    /// captured from the code that built them in Rust: for each type its
+    /// schema, each default's source, and what it renders for the sample
+    /// data and for the required fields alone. Sources and renderings must
+    /// stay byte-identical.
+    #[test]
+    fn defaults_are_unchanged_byte_for_byte() {
+        fn rendered(t: &Templates, e: &BusinessEvent, ch: Channel) -> serde_json::Value {
+            match ch {
+                Channel::InApp => {
+                    let r = t.render_in_app(e).unwrap();
+                    json!({"title": r.title, "message": r.message, "actionUrl": r.action_url, "actionText": r.action_text, "priority": r.priority})
+                }
+                Channel::Email => json!(t.render_email(e).unwrap()),
+                Channel::Sms => json!({"text": t.render_sms(e).unwrap()}),
+            }
+        }
+        let expected: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(include_str!("template/testdata/defaults.json")).unwrap();
+        assert_eq!(
+            expected.len(),
+            5,
+            "the fixture holds the five original types"
+        );
+        let t = Templates::compile(&[]);
+        for (name, want) in &expected {
+            let kind = EventType::parse(name).unwrap_or_else(|| panic!("{name} is gone"));
+            let schema = json!({
+                "category": kind.category(),
+                "business": EventType::BUSINESS.contains(&kind),
+                "required": kind.required_data(),
+                "fields": kind.data_fields(),
+                "sample": kind.sample_data(),
+            });
+            for key in ["category", "business", "required", "fields", "sample"] {
+                assert_eq!(schema[key], want[key], "{name}: {key}");
+            }
+            let sample = sample_event(kind);
+            let mut required_only = sample.clone();
+            required_only
+                .data
+                .retain(|k, _| kind.required_data().contains(&k.as_str()));
+            for ch in Channel::ALL {
+                let want = &want["templates"][ch.as_str()];
+                let source = serde_json::to_value(default_template(kind, ch)).unwrap();
+                assert_eq!(source, want["source"], "{name}/{}: source", ch.as_str());
+                assert_eq!(
+                    rendered(&t, &sample, ch),
+                    want["sample"],
+                    "{name}/{}: rendered for the sample data",
+                    ch.as_str()
+                );
+                assert_eq!(
+                    rendered(&t, &required_only, ch),
+                    want["required_only"],
+                    "{name}/{}: rendered for the required fields only",
+                    ch.as_str()
+                );
+            }
+        }
+    }
 }
