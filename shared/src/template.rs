@@ -110,100 +110,24 @@ pub struct TemplateOverride {
 
 /// The built-in template of a type and channel.
 pub fn default_template(kind: EventType, channel: Channel) -> TemplateBody {
+    let t = &kind.spec().templates;
     let s = |v: &str| v.to_owned();
     match channel {
-        Channel::InApp => TemplateBody::InApp(match kind {
-            EventType::OrderCreated => InAppTemplate {
-                title: s("Order {{ orderId }} confirmed"),
-                message: s(
-                    "Thanks for your order{% if total %} of {{ total }} {{ currency }}{% endif %}. We'll let you know when it ships.",
-                ),
-                action_url: s("/orders/{{ orderId }}"),
-                action_text: s("View order"),
-                priority: s("normal"),
-            },
-            EventType::OrderStatusChanged => InAppTemplate {
-                title: s("Order {{ orderId }} is {{ status | replace('_', ' ') }}"),
-                message: s(
-                    "Your order {{ orderId }} is now {{ status | replace('_', ' ') }}{% if previousStatus %} (was {{ previousStatus | replace('_', ' ') }}){% endif %}.",
-                ),
-                action_url: s("/orders/{{ orderId }}"),
-                action_text: s("Track order"),
-                priority: s(
-                    "{% if status in ['cancelled', 'refunded'] %}high{% else %}normal{% endif %}",
-                ),
-            },
-            EventType::PaymentVerified => InAppTemplate {
-                title: s("Payment received"),
-                message: s(
-                    "We received your payment{% if amount %} of {{ amount }} {{ currency }}{% endif %} for order {{ orderId }}.",
-                ),
-                action_url: s("/orders/{{ orderId }}"),
-                action_text: s("View order"),
-                priority: s("normal"),
-            },
-            EventType::PaymentFailed => InAppTemplate {
-                title: s("Payment failed for order {{ orderId }}"),
-                message: s(
-                    "Your payment{% if amount %} of {{ amount }} {{ currency }}{% endif %} could not be processed{% if reason %}: {{ reason }}{% endif %}. Please try another payment method.",
-                ),
-                action_url: s("/orders/{{ orderId }}/payment"),
-                action_text: s("Retry payment"),
-                priority: s("high"),
-            },
-            EventType::AdminMessage => InAppTemplate {
-                title: s("{{ title }}"),
-                message: s("{{ message }}"),
-                action_url: s("{{ actionUrl }}"),
-                action_text: s("{{ actionText }}"),
-                priority: s("{{ priority | default('normal') }}"),
-            },
+        Channel::InApp => TemplateBody::InApp(InAppTemplate {
+            title: s(t.in_app.title),
+            message: s(t.in_app.message),
+            action_url: s(t.in_app.action_url),
+            action_text: s(t.in_app.action_text),
+            priority: s(t.in_app.priority),
+        }),
+        Channel::Email => TemplateBody::Email(EmailTemplate {
+            subject: s(t.email.subject),
+            text: s(t.email.text),
+            html: s(t.email.html),
         }),
         Channel::Sms => TemplateBody::Sms(SmsTemplate {
-            text: s(match kind {
-                EventType::OrderCreated => {
-                    "Order {{ orderId }} confirmed{% if total %} ({{ total }} {{ currency }}){% endif %}. Thank you!"
-                }
-                EventType::OrderStatusChanged => {
-                    "Order {{ orderId }} is now {{ status | replace('_', ' ') }}."
-                }
-                EventType::PaymentVerified => "Payment received for order {{ orderId }}.",
-                EventType::PaymentFailed => {
-                    "Payment for order {{ orderId }} failed{% if reason %}: {{ reason }}{% endif %}. Please retry."
-                }
-                EventType::AdminMessage => "{{ title }}: {{ message }}",
-            }),
+            text: s(t.sms.text),
         }),
-        Channel::Email => {
-            let (subject, lead) = match kind {
-                EventType::OrderCreated => (
-                    "Your order {{ orderId }} is confirmed",
-                    "Thanks for your order {{ orderId }}{% if total %} of {{ total }} {{ currency }}{% endif %}. We'll let you know when it ships.",
-                ),
-                EventType::OrderStatusChanged => (
-                    "Order {{ orderId }}: {{ status | replace('_', ' ') }}",
-                    "Your order {{ orderId }} is now {{ status | replace('_', ' ') }}.",
-                ),
-                EventType::PaymentVerified => (
-                    "Payment received for order {{ orderId }}",
-                    "We received your payment{% if amount %} of {{ amount }} {{ currency }}{% endif %} for order {{ orderId }}.",
-                ),
-                EventType::PaymentFailed => (
-                    "Action needed: payment failed for order {{ orderId }}",
-                    "Your payment for order {{ orderId }} could not be processed{% if reason %}: {{ reason }}{% endif %}. Please try another payment method.",
-                ),
-                EventType::AdminMessage => ("{{ title }}", "{{ message }}"),
-            };
-            TemplateBody::Email(EmailTemplate {
-                subject: s(subject),
-                text: format!(
-                    "Hello{{% if customerName %}} {{{{ customerName }}}}{{% endif %}},\n\n{lead}\n"
-                ),
-                html: format!(
-                    "<p>Hello{{% if customerName %}} {{{{ customerName }}}}{{% endif %}},</p>\n<p>{lead}</p>\n"
-                ),
-            })
-        }
     }
 }
 
