@@ -7,6 +7,11 @@ use serde_json::{Map, Value};
 use crate::error::ValidationError;
 use crate::model::Category;
 
+pub mod specs;
+
+pub use specs::EventSpec;
+use specs::SPECS;
+
 /// Largest accepted event body. SQS takes 256 KB, but an order event is a few
 /// hundred bytes; a bound keeps rendering and storage predictable.
 pub const MAX_EVENT_BYTES: usize = 32 * 1024;
@@ -20,6 +25,10 @@ pub const MAX_USER_ID_CHARS: usize = 256;
 /// Admin sends derive one event id per recipient: `<send id>:<user id>`.
 const MAX_EVENT_ID_LEN: usize = 32 + MAX_USER_ID_CHARS * 4;
 
+/// The kinds of event. Each has one [`EventSpec`] in [`specs::SPECS`]
+/// (fields, category, sample data, default templates); the methods below
+/// read it. To add a type, see [`specs`]: a variant here (last, with its
+/// serde name), a spec there, and its template files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum EventType {
     #[serde(rename = "order.created")]
@@ -36,111 +45,44 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 5] = [
-        EventType::OrderCreated,
-        EventType::OrderStatusChanged,
-        EventType::PaymentVerified,
-        EventType::PaymentFailed,
-        EventType::AdminMessage,
-    ];
+    pub const ALL: [EventType; SPECS.len()] = specs::all();
 
     /// The types a shop backend may post to `/events`.
-    pub const BUSINESS: [EventType; 4] = [
-        EventType::OrderCreated,
-        EventType::OrderStatusChanged,
-        EventType::PaymentVerified,
-        EventType::PaymentFailed,
-    ];
+    pub const BUSINESS: [EventType; specs::BUSINESS_COUNT] = specs::business();
+
+    /// Everything about this type.
+    pub fn spec(self) -> &'static EventSpec {
+        &SPECS[self as usize]
+    }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            EventType::OrderCreated => "order.created",
-            EventType::OrderStatusChanged => "order.status_changed",
-            EventType::PaymentVerified => "payment.verified",
-            EventType::PaymentFailed => "payment.failed",
-            EventType::AdminMessage => "admin.message",
-        }
+        self.spec().name
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|t| t.as_str() == s)
+        SPECS
+            .iter()
+            .find(|spec| spec.name == s)
+            .map(|spec| spec.kind)
     }
 
     pub fn category(self) -> Category {
-        match self {
-            EventType::OrderCreated | EventType::OrderStatusChanged => Category::Order,
-            EventType::PaymentVerified | EventType::PaymentFailed => Category::Payment,
-            EventType::AdminMessage => Category::System,
-        }
+        self.spec().category
     }
 
     /// `data` fields an event of this type must carry.
     pub fn required_data(self) -> &'static [&'static str] {
-        match self {
-            EventType::OrderCreated => &["orderId"],
-            EventType::OrderStatusChanged => &["orderId", "status"],
-            EventType::PaymentVerified | EventType::PaymentFailed => &["orderId"],
-            EventType::AdminMessage => &["title", "message"],
-        }
+        self.spec().required
     }
 
     /// Plausible data for previews of this type's templates.
     pub fn sample_data(self) -> Map<String, Value> {
-        let v = match self {
-            EventType::OrderCreated => {
-                serde_json::json!({"orderId": "o_1042", "total": "49.90", "currency": "EUR", "customerName": "Alice"})
-            }
-            EventType::OrderStatusChanged => {
-                serde_json::json!({"orderId": "o_1042", "status": "shipped", "previousStatus": "processing", "customerName": "Alice"})
-            }
-            EventType::PaymentVerified => {
-                serde_json::json!({"orderId": "o_1042", "paymentId": "p_77", "amount": "49.90", "currency": "EUR", "method": "card", "customerName": "Alice"})
-            }
-            EventType::PaymentFailed => {
-                serde_json::json!({"orderId": "o_1042", "paymentId": "p_77", "amount": "49.90", "currency": "EUR", "reason": "card declined", "customerName": "Alice"})
-            }
-            EventType::AdminMessage => {
-                serde_json::json!({"title": "Planned maintenance", "message": "The shop is read-only tonight from 2 to 3 am.", "priority": "normal"})
-            }
-        };
-        match v {
-            Value::Object(m) => m,
-            _ => Map::new(),
-        }
+        serde_json::from_str(self.spec().sample).expect("samples are JSON objects (unit tested)")
     }
 
     /// Every `data` field templates of this type may use (required and optional).
     pub fn data_fields(self) -> &'static [&'static str] {
-        match self {
-            EventType::OrderCreated => &["orderId", "total", "currency", "items", "customerName"],
-            EventType::OrderStatusChanged => {
-                &["orderId", "status", "previousStatus", "customerName"]
-            }
-            EventType::PaymentVerified => &[
-                "orderId",
-                "paymentId",
-                "amount",
-                "currency",
-                "method",
-                "customerName",
-            ],
-            EventType::PaymentFailed => &[
-                "orderId",
-                "paymentId",
-                "amount",
-                "currency",
-                "reason",
-                "customerName",
-            ],
-            EventType::AdminMessage => &[
-                "title",
-                "message",
-                "actionUrl",
-                "actionText",
-                "priority",
-                "customerName",
-            ],
-        }
+        self.spec().fields
     }
 }
 
@@ -226,7 +168,7 @@ impl BusinessEvent {
         let data_bytes = serde_json::to_vec(&data)
             .map(|v| v.len())
             .unwrap_or(usize::MAX);
-        if kind != EventType::AdminMessage && data_bytes > MAX_DATA_BYTES {
+        if kind.spec().notification_fields.is_empty() && data_bytes > MAX_DATA_BYTES {
             return Err(ValidationError::new(
                 "data",
                 format!("is {data_bytes} bytes; the limit is {MAX_DATA_BYTES}"),
@@ -283,10 +225,8 @@ impl BusinessEvent {
     /// the notification's own fields.
     pub fn notification_data(&self) -> Map<String, Value> {
         let mut data = self.data.clone();
-        if self.kind == EventType::AdminMessage {
-            for f in ["title", "message", "actionUrl", "actionText", "priority"] {
-                data.remove(f);
-            }
+        for f in self.kind.spec().notification_fields {
+            data.remove(*f);
         }
         data
     }
