@@ -65,11 +65,19 @@ pub fn validate_override(kind: EventType, body: &TemplateBody) -> Result<(), Val
             body: body.clone(),
             updated_at: chrono::Utc::now(),
         }]);
-        let rendered = templates
-            .render_in_app(&sample_event(kind))
-            .map_err(|e| ValidationError::new("actionUrl", e.to_string()))?;
-        if let Some(url) = rendered.action_url {
-            crate::links::check_action_url("actionUrl", &url, false)?;
+        // Only the link is judged here: another field that fails to render
+        // for sample data (say, out of fuel) is the worker's to report, as
+        // before, not a reason to refuse the save.
+        match templates.render_in_app(&sample_event(kind)) {
+            Ok(rendered) => {
+                if let Some(url) = rendered.action_url {
+                    crate::links::check_action_url("actionUrl", &url, false)?;
+                }
+            }
+            Err(e) if e.name.ends_with("/actionUrl") => {
+                return Err(ValidationError::new("actionUrl", e.to_string()));
+            }
+            Err(_) => {}
         }
     }
     if let TemplateBody::Sms(_) = body {
