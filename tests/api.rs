@@ -10,7 +10,8 @@ async fn seed(env: &TestEnv, user: &str, n: usize) -> Vec<String> {
         ids.push(
             contract::add(env.app.store.as_ref(), user, &format!("evt_{user}_{i}"))
                 .await
-                .id,
+                .id
+                .into(),
         );
     }
     ids

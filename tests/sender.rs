@@ -20,7 +20,7 @@ async fn pipeline(env: &TestEnv, event: Value) -> String {
         .items
         .into_iter()
         .find(|n| n.event_id == id)
-        .map(|n| n.id);
+        .map(|n| n.id.to_string());
     claim_id.unwrap_or_default()
 }
 

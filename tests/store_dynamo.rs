@@ -115,7 +115,7 @@ async fn read_notifications_deliveries_and_claims_carry_a_ttl() {
     let at = Utc::now();
     s.record_delivery(&DeliveryRecord {
         user_id: "kim|1".into(),
-        notification_id: n.id.clone(),
+        notification_id: n.id.to_string(),
         channel: Channel::Email,
         status: DeliveryStatus::Delivered,
         reason: None,

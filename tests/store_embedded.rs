@@ -149,7 +149,7 @@ async fn expired_items_are_purged_and_unread_ones_kept() {
         .unwrap();
     s.record_delivery(&DeliveryRecord {
         user_id: "lea".into(),
-        notification_id: old_read.id.clone(),
+        notification_id: old_read.id.to_string(),
         channel: Channel::Email,
         status: DeliveryStatus::Delivered,
         reason: None,

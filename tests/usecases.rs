@@ -165,7 +165,7 @@ async fn a_stalled_claim_is_taken_over_after_the_lease() {
     let p = InProcess::new(|_| {});
     connect(&p, "ed", "e1").await;
     let now = p.now();
-    let id = shared::ids::new_id();
+    let id = shared::ids::NotificationId::new();
     p.store
         .record_notification(&NewNotification {
             claim: EventClaim {

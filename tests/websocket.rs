@@ -25,7 +25,7 @@ async fn notify(env: &TestEnv, event_id: &str, user: &str) -> String {
         .find(|n| n.event_id == event_id)
         .unwrap()
         .id
-        .clone()
+        .to_string()
 }
 
 fn last(env: &TestEnv, conn: &str) -> Value {

@@ -54,7 +54,7 @@ pub async fn run(sizes: &[usize], rounds: usize) -> Vec<(usize, Vec<f64>)> {
         }
         let notification = integration::contract::notification(&shared::ids::new_id(), "evt_fan");
         let job = DeliveryJob::WebSocket {
-            user_id: user.clone(),
+            user_id: user.clone().try_into().expect("a valid user id"),
             notification,
             connection_ids: None,
         };

@@ -86,7 +86,7 @@ async fn coldstart(quick: bool, r: &mut Report) -> (f64, f64) {
     let connect_event = std::fs::read_to_string(root().join("events/ws-connect.json")).unwrap();
     let notification = integration::contract::notification(&shared::ids::new_id(), "evt_cold");
     let job = shared::jobs::DeliveryJob::WebSocket {
-        user_id: "alice".into(),
+        user_id: "alice".to_owned().try_into().expect("a valid user id"),
         notification,
         connection_ids: None,
     };

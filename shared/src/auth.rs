@@ -7,12 +7,12 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::config::{Config, ConfigError};
-use crate::event::check_user_id;
+use crate::ids::UserId;
 
 /// Who a valid token speaks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Identity {
-    pub user_id: String,
+    pub user_id: UserId,
     pub is_admin: bool,
 }
 
@@ -120,9 +120,10 @@ impl JwtVerifier {
         }
         let data =
             decode::<Claims>(token, key, &v).map_err(|e| AuthError::Invalid(e.to_string()))?;
-        check_user_id("sub", &data.claims.sub).map_err(|e| AuthError::Invalid(e.to_string()))?;
+        let user_id =
+            UserId::parse("sub", data.claims.sub).map_err(|e| AuthError::Invalid(e.to_string()))?;
         Ok(Identity {
-            user_id: data.claims.sub,
+            user_id,
             is_admin: data.claims.role.as_deref() == Some("admin"),
         })
     }
@@ -200,7 +201,7 @@ mod tests {
         assert_eq!(
             id,
             Identity {
-                user_id: "u_1".into(),
+                user_id: UserId::parse("sub", "u_1").unwrap(),
                 is_admin: true
             }
         );

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::ValidationError;
+use crate::ids::{EventId, UserId};
 use crate::model::Category;
 
 pub mod specs;
@@ -101,12 +102,12 @@ pub struct Recipient {
 #[serde(rename_all = "camelCase")]
 pub struct BusinessEvent {
     /// The idempotency key: the same id twice gives one notification.
-    pub id: String,
+    pub id: EventId,
     #[serde(rename = "type")]
     pub kind: EventType,
-    pub user_id: String,
+    pub user_id: UserId,
     pub occurred_at: DateTime<Utc>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub data: Map<String, Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recipient: Option<Recipient>,
@@ -139,31 +140,11 @@ impl BusinessEvent {
                 ),
             ));
         }
-        let value: Value = serde_json::from_slice(body)
-            .map_err(|e| ValidationError::new("body", format!("not valid JSON: {e}")))?;
-        let Value::Object(obj) = value else {
-            return Err(ValidationError::new("body", "must be a JSON object"));
-        };
-        let id = required_str(&obj, "id")?;
-        check_text_id("id", id, MAX_EVENT_ID_LEN)?;
-        let kind_str = required_str(&obj, "type")?;
-        let kind = EventType::parse(kind_str).ok_or_else(|| unknown_type(kind_str))?;
-        let user_id = required_str(&obj, "userId")?;
-        check_user_id("userId", user_id)?;
-        let occurred_at = required_str(&obj, "occurredAt")?;
-        let occurred_at = DateTime::parse_from_rfc3339(occurred_at)
-            .map_err(|_| {
-                ValidationError::new(
-                    "occurredAt",
-                    "must be an RFC 3339 timestamp such as 2026-11-27T10:00:00Z",
-                )
-            })?
-            .with_timezone(&Utc);
-        let data = match obj.get("data") {
-            None | Some(Value::Null) => Map::new(),
-            Some(Value::Object(m)) => m.clone(),
-            Some(_) => return Err(ValidationError::new("data", "must be a JSON object")),
-        };
+        // Typed by serde; the error names the field at fault by its path.
+        let event: Self =
+            serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(body))
+                .map_err(wire_error)?;
+        let (kind, data) = (event.kind, &event.data);
         // Admin messages' text moves out of `data` into the notification.
         let data_bytes = serde_json::to_vec(&data)
             .map(|v| v.len())
@@ -192,32 +173,15 @@ impl BusinessEvent {
                 }
             }
         }
-        let recipient = match obj.get("recipient") {
-            None | Some(Value::Null) => None,
-            Some(v) => {
-                let r: Recipient = serde_json::from_value(v.clone()).map_err(|e| {
-                    ValidationError::new(
-                        "recipient",
-                        format!("must be {{\"email\": \"...\"}}: {e}"),
-                    )
-                })?;
-                if let Some(email) = &r.email {
-                    check_email("recipient.email", email)?;
-                }
-                if let Some(phone) = &r.phone {
-                    check_phone("recipient.phone", phone)?;
-                }
-                Some(r)
+        if let Some(r) = &event.recipient {
+            if let Some(email) = &r.email {
+                check_email("recipient.email", email)?;
             }
-        };
-        Ok(Self {
-            id: id.to_owned(),
-            kind,
-            user_id: user_id.to_owned(),
-            occurred_at,
-            data,
-            recipient,
-        })
+            if let Some(phone) = &r.phone {
+                check_phone("recipient.phone", phone)?;
+            }
+        }
+        Ok(event)
     }
 
     /// The structured data a notification of this event carries: the
@@ -240,6 +204,60 @@ impl BusinessEvent {
     }
 }
 
+/// `"data": null` is no data.
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Map<String, Value>, D::Error> {
+    Ok(Option::<Map<String, Value>>::deserialize(d)?.unwrap_or_default())
+}
+
+/// A serde error as a validation error naming the field, with the messages
+/// a shop's developer can act on.
+fn wire_error(e: serde_path_to_error::Error<serde_json::Error>) -> ValidationError {
+    use serde_json::error::Category;
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    let text = inner.to_string();
+    // Drop serde_json's " at line 1 column 42": the field says where.
+    let text = text
+        .rsplit_once(" at line ")
+        .map_or(text.as_str(), |(t, _)| t)
+        .to_owned();
+    if matches!(
+        inner.classify(),
+        Category::Syntax | Category::Eof | Category::Io
+    ) {
+        return ValidationError::new("body", format!("not valid JSON: {text}"));
+    }
+    let at_root = path == ".";
+    if let Some(missing) = text
+        .strip_prefix("missing field `")
+        .and_then(|t| t.strip_suffix('`'))
+    {
+        let field = if at_root {
+            missing.to_owned()
+        } else {
+            format!("{path}.{missing}")
+        };
+        return ValidationError::new(field, "is required");
+    }
+    if at_root {
+        return ValidationError::new("body", "must be a JSON object");
+    }
+    match path.as_str() {
+        "type" => {
+            let got = text
+                .strip_prefix("unknown variant `")
+                .and_then(|t| t.split('`').next())
+                .unwrap_or("?");
+            unknown_type(got)
+        }
+        "occurredAt" => ValidationError::new(
+            "occurredAt",
+            "must be an RFC 3339 timestamp such as 2026-11-27T10:00:00Z",
+        ),
+        _ => ValidationError::new(path, text),
+    }
+}
+
 fn unknown_type(got: &str) -> ValidationError {
     let expected: Vec<&str> = EventType::BUSINESS.iter().map(|t| t.as_str()).collect();
     ValidationError::new(
@@ -250,15 +268,6 @@ fn unknown_type(got: &str) -> ValidationError {
             expected.join(", ")
         ),
     )
-}
-
-fn required_str<'a>(obj: &'a Map<String, Value>, field: &str) -> Result<&'a str, ValidationError> {
-    match obj.get(field) {
-        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s),
-        Some(Value::String(_)) => Err(ValidationError::new(field, "must not be empty")),
-        Some(_) => Err(ValidationError::new(field, "must be a string")),
-        None => Err(ValidationError::new(field, "is required")),
-    }
 }
 
 /// A user id: what the identity provider put in the token's `sub`, any
@@ -272,6 +281,11 @@ pub fn check_user_id(field: &str, value: &str) -> Result<(), ValidationError> {
         ));
     }
     check_text_id(field, value, usize::MAX)
+}
+
+/// An event id: printable text, at most the length admin sends derive.
+pub fn check_event_id(field: &str, value: &str) -> Result<(), ValidationError> {
+    check_text_id(field, value, MAX_EVENT_ID_LEN)
 }
 
 /// Non-empty, at most `max` bytes, no control characters, not only spaces.

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::event::EventType;
+use crate::ids::NotificationId;
 
 /// A delivery channel a user can switch on or off per category.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -81,7 +82,7 @@ impl Priority {
 #[serde(rename_all = "camelCase")]
 pub struct Notification {
     /// A ULID: sorts by creation time, so it doubles as the paging cursor.
-    pub id: String,
+    pub id: NotificationId,
     #[serde(rename = "type")]
     pub kind: EventType,
     pub title: String,
@@ -245,7 +246,7 @@ pub struct DeliveryRecord {
 pub struct EventClaim {
     pub event_id: String,
     pub user_id: String,
-    pub notification_id: String,
+    pub notification_id: NotificationId,
     pub created_at: DateTime<Utc>,
     /// When the claiming invocation stored the notification (its lease start).
     pub claimed_at: DateTime<Utc>,
@@ -267,7 +268,7 @@ impl Page {
         let more = items.len() > limit;
         items.truncate(limit);
         let next = if more {
-            items.last().map(|n| n.id.clone())
+            items.last().map(|n| n.id.to_string())
         } else {
             None
         };

@@ -13,7 +13,7 @@ use shared::template::{InAppTemplate, TemplateBody, TemplateOverride};
 
 pub fn notification(id: &str, event_id: &str) -> Notification {
     Notification {
-        id: id.into(),
+        id: id.to_owned().try_into().expect("a ULID"),
         kind: EventType::OrderCreated,
         title: "t".into(),
         message: "m".into(),
@@ -39,7 +39,7 @@ pub async fn add(store: &dyn Store, user: &str, event_id: &str) -> Notification 
     let claim = EventClaim {
         event_id: event_id.into(),
         user_id: user.into(),
-        notification_id: id,
+        notification_id: id.try_into().expect("a ULID"),
         created_at: n.created_at,
         claimed_at: n.created_at,
         dispatched: false,
@@ -103,7 +103,7 @@ pub async fn claims_and_duplicates(store: &dyn Store) {
     let again = EventClaim {
         event_id: "evt_claim".into(),
         user_id: "cam".into(),
-        notification_id: ulid::Ulid::new().to_string(),
+        notification_id: shared::ids::NotificationId::new(),
         created_at: Utc::now(),
         claimed_at: Utc::now(),
         dispatched: false,
@@ -386,7 +386,7 @@ pub async fn add_aged(
     let claim = EventClaim {
         event_id: event_id.into(),
         user_id: user.into(),
-        notification_id: id,
+        notification_id: id.try_into().expect("a ULID"),
         created_at: created,
         claimed_at: created,
         dispatched: false,
@@ -544,7 +544,12 @@ pub async fn expiry_and_read_pages(store: &dyn Store) {
     // A page read in one transaction; a page with one read item changes nothing.
     let mut page = Vec::new();
     for i in 0..5 {
-        page.push(add(store, "hal", &format!("evt_hal_{i}")).await.id);
+        page.push(
+            add(store, "hal", &format!("evt_hal_{i}"))
+                .await
+                .id
+                .to_string(),
+        );
     }
     assert_eq!(
         store

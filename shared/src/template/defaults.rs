@@ -32,9 +32,12 @@ pub fn default_template(kind: EventType, channel: Channel) -> TemplateBody {
 /// An event of `kind` carrying the type's sample data, for previews.
 pub fn sample_event(kind: EventType) -> BusinessEvent {
     BusinessEvent {
-        id: "evt_preview".into(),
+        id: "evt_preview"
+            .to_owned()
+            .try_into()
+            .expect("a valid event id"),
         kind,
-        user_id: "preview".into(),
+        user_id: "preview".to_owned().try_into().expect("a valid user id"),
         occurred_at: chrono::Utc::now(),
         data: kind.sample_data(),
         recipient: None,

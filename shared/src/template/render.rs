@@ -176,7 +176,7 @@ fn context(event: &BusinessEvent) -> Value {
         "data".into(),
         Value::from(minijinja::value::Serde(&event.data)),
     );
-    map.insert("userId".into(), Value::from(event.user_id.clone()));
+    map.insert("userId".into(), Value::from(event.user_id.to_string()));
     map.insert(
         "event".into(),
         Value::from(minijinja::value::Serde(serde_json::json!({

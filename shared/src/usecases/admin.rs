@@ -49,7 +49,8 @@ pub struct BroadcastPage {
     pub page: u32,
 }
 
-const BROADCAST: &str = "broadcast";
+/// The `kind` that tells a broadcast page from a business event.
+pub const BROADCAST: &str = "broadcast";
 
 fn text(
     obj: &Map<String, Value>,
@@ -242,22 +243,6 @@ pub async fn send(
     }
 }
 
-/// Whether an events-queue message is a broadcast page rather than an event.
-pub fn as_broadcast_page(body: &str) -> Option<Result<BroadcastPage, MessageError>> {
-    // Cheap test first: business events never carry this key.
-    if !body.contains("\"kind\"") {
-        return None;
-    }
-    let v: Value = serde_json::from_str(body).ok()?;
-    if v.get("kind").and_then(Value::as_str) != Some(BROADCAST) {
-        return None;
-    }
-    Some(
-        serde_json::from_value(v)
-            .map_err(|e| MessageError::Poison(format!("invalid broadcast page: {e}"))),
-    )
-}
-
 /// Fans one page of users out as events, then queues the next page.
 pub async fn process_page(
     directory: &dyn Directory,
@@ -366,26 +351,5 @@ mod tests {
         let e = BusinessEvent::parse(event_for("adm_X", &r.content, "a").as_bytes()).unwrap();
         assert_eq!(e.id, "adm_X:a");
         assert_eq!(e.user_id, "a");
-    }
-
-    #[test]
-    fn tells_pages_from_events() {
-        assert!(as_broadcast_page(r#"{"id":"e","type":"order.created"}"#).is_none());
-        let page = BroadcastPage {
-            kind: BROADCAST.into(),
-            send_id: "s".into(),
-            content: Content {
-                kind: EventType::AdminMessage,
-                data: Map::new(),
-            },
-            cursor: None,
-            page: 0,
-        };
-        assert_eq!(
-            as_broadcast_page(&serde_json::to_string(&page).unwrap())
-                .unwrap()
-                .unwrap(),
-            page
-        );
     }
 }

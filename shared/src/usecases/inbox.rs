@@ -82,7 +82,7 @@ pub async fn sync(
     }
     let cursor = notifications
         .last()
-        .map(|n| n.id.clone())
+        .map(|n| n.id.to_string())
         .or_else(|| since.map(str::to_owned));
     Ok(ServerMessage::Sync {
         has_more,
@@ -112,7 +112,7 @@ pub async fn mark_all_read(
         if page.items.is_empty() {
             break;
         }
-        let ids: Vec<String> = page.items.into_iter().map(|n| n.id).collect();
+        let ids: Vec<String> = page.items.into_iter().map(|n| n.id.into()).collect();
         match inbox.mark_read_page(user_id, &ids, now).await {
             Ok(n) => marked += n,
             // Another device marked one of them meanwhile: list again.

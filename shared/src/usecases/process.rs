@@ -4,7 +4,7 @@ use chrono::{DateTime, Duration, Utc};
 use tracing::Instrument;
 
 use crate::event::BusinessEvent;
-use crate::jobs::DeliveryJob;
+use crate::jobs::{DeliveryJob, EventsMessage};
 use crate::model::{Channel, DeliveryRecord, DeliveryStatus, EventClaim, Notification};
 use crate::ports::{Claims, Clock, Deliveries, Directory, PreferenceStore, Queue, TemplateStore};
 use crate::ports::{NewNotification, OutMessage, Recorded};
@@ -48,18 +48,19 @@ pub struct Worker<'a> {
 }
 
 pub async fn process_event(app: &Worker<'_>, body: &str) -> Result<Processed, MessageError> {
-    if let Some(page) = crate::usecases::admin::as_broadcast_page(body) {
-        let users = crate::usecases::admin::process_page(
-            app.directory,
-            app.events,
-            app.broadcast_page_size,
-            page?,
-        )
-        .await?;
-        return Ok(Processed::BroadcastPage { users });
-    }
-    let event = BusinessEvent::parse(body.as_bytes())
-        .map_err(|e| MessageError::Poison(format!("invalid event: {e}")))?;
+    let event = match EventsMessage::parse(body)? {
+        EventsMessage::Event(e) => e,
+        EventsMessage::BroadcastPage(page) => {
+            let users = crate::usecases::admin::process_page(
+                app.directory,
+                app.events,
+                app.broadcast_page_size,
+                page,
+            )
+            .await?;
+            return Ok(Processed::BroadcastPage { users });
+        }
+    };
     let span = tracing::info_span!("event", event_id = %event.id, kind = event.kind.as_str(), user_id = %event.user_id);
     process(app, &event, app.clock.now()).instrument(span).await
 }
@@ -75,9 +76,9 @@ async fn process(
     let templates = app.templates.get(app.template_store).await?;
 
     let mut claim = EventClaim {
-        event_id: event.id.clone(),
-        user_id: event.user_id.clone(),
-        notification_id: crate::ids::new_id(),
+        event_id: event.id.to_string(),
+        user_id: event.user_id.to_string(),
+        notification_id: crate::ids::NotificationId::new(),
         created_at: now,
         claimed_at: now,
         dispatched: false,
@@ -109,7 +110,7 @@ async fn process(
             created_at: claim.created_at,
             read: false,
             read_at: None,
-            event_id: event.id.clone(),
+            event_id: event.id.to_string(),
             data: event.notification_data(),
             expires_at: None,
         }))
@@ -175,8 +176,8 @@ async fn process(
         let Some(to) = address.map(str::to_owned) else {
             app.log
                 .record_delivery(&DeliveryRecord {
-                    user_id: event.user_id.clone(),
-                    notification_id: claim.notification_id.clone(),
+                    user_id: event.user_id.to_string(),
+                    notification_id: claim.notification_id.to_string(),
                     channel,
                     status: DeliveryStatus::Skipped,
                     reason: Some(missing.into()),
@@ -212,7 +213,7 @@ async fn process(
     app.claims.mark_dispatched(&event.id).await?;
     tracing::info!(notification_id = %claim.notification_id, channels = ?channels, "notification created");
     Ok(Processed::Created {
-        notification_id: claim.notification_id,
+        notification_id: claim.notification_id.into(),
         channels,
     })
 }

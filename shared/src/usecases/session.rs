@@ -31,7 +31,7 @@ pub async fn connect(
     connections
         .put_connection(&Connection {
             connection_id: connection_id.to_owned(),
-            user_id: identity.user_id.clone(),
+            user_id: identity.user_id.to_string(),
             connected_at: now,
             expires_at: (now + CONNECTION_TTL).timestamp(),
         })
