@@ -52,6 +52,7 @@ impl Uses {
 /// failing every request later.
 pub async fn start(uses: Uses) -> Result<&'static App, crate::config::ConfigError> {
     lambda_runtime::tracing::init_default_subscriber();
+    tracing::debug!(?uses, "cold start: building the application");
     let sdk = load_sdk_config().await;
     let config = crate::adapters::secrets::resolve(Config::from_env(), &sdk).await?;
     let app = aws_app_using(config, &sdk, uses);
