@@ -18,7 +18,8 @@ async fn the_aws_backend_runs_the_whole_flow_against_moto() {
         std::env::set_var("AWS_ACCESS_KEY_ID", "test");
         std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
     }
-    let mut opts = options(temp_dir("aws"));
+    let dir = temp_dir("aws");
+    let mut opts = options(&dir);
     opts.backend = local::Backend::Aws;
     opts.config.table_name = format!("local-aws-{}", ulid::Ulid::new().to_string().to_lowercase());
     opts.config.email_from = Some("local@shop.example".into());

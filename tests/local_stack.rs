@@ -88,8 +88,7 @@ async fn an_offline_client_catches_up_by_sync() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_keeps_the_inbox_preferences_and_templates() {
-    let dir = temp_dir("restart");
-    let stack = start(dir.clone()).await;
+    let stack = start(temp_dir("restart")).await;
     let t = token(&stack, "dora").await;
     let admin = {
         let (_, b) = http(
@@ -129,7 +128,7 @@ async fn a_restart_keeps_the_inbox_preferences_and_templates() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    stack.stop().await;
+    let dir = stack.stop().await;
 
     let stack = start(dir).await;
     let (s, b) = http(
