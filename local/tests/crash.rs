@@ -4,45 +4,15 @@
 //! missed by sync.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
+use integration::client::request;
+use integration::process::LocalProcess;
 use tokio_tungstenite::tungstenite::Message;
 
-fn start(dir: &std::path::Path) -> (Child, SocketAddr, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_local"))
-        .args(["--http-port", "0", "--ws-port", "0", "--data-dir"])
-        .arg(dir)
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the local stack");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut http, mut ws) = (None, None);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while http.is_none() || ws.is_none() {
-        assert!(Instant::now() < deadline, "not ready in 30 s");
-        let line = lines.next().expect("banner").unwrap();
-        let addr = |l: &str| {
-            l.split("://")
-                .nth(1)
-                .map(|r| r.split(['/', ' ']).next().unwrap().to_owned())
-        };
-        if line.contains("demo page") {
-            http = addr(&line);
-        }
-        if line.contains("WebSocket") {
-            ws = addr(&line);
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    (child, http.unwrap().parse().unwrap(), ws.unwrap())
-}
-
+/// One exchange with the stack; `None` once the process is gone.
 fn http(
     addr: SocketAddr,
     method: &str,
@@ -50,22 +20,7 @@ fn http(
     headers: &[(&str, &str)],
     body: &str,
 ) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    let mut req = format!(
-        "{method} {path} HTTP/1.0\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
-    s.write_all(req.as_bytes()).ok()?;
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).ok()?;
-    let status = raw.split_whitespace().nth(1)?.parse().ok()?;
-    Some((status, raw.split_once("\r\n\r\n")?.1.to_owned()))
+    request(addr, method, path, headers, Some(body)).ok()
 }
 
 fn token(addr: SocketAddr, user: &str) -> String {
@@ -98,9 +53,9 @@ fn event_ids(addr: SocketAddr, user: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_load_loses_no_accepted_event() {
-    let dir = std::env::temp_dir().join(format!("notify-crash-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let (mut child, addr, _) = start(&dir);
+    let dir = integration::TestDir::new("crash");
+    let mut stack = LocalProcess::start(&dir, &[], &[]).await;
+    let addr = stack.http_addr;
 
     // Post from a thread while the main flow pulls the plug.
     let poster = std::thread::spawn(move || {
@@ -129,8 +84,7 @@ async fn sigkill_mid_load_loses_no_accepted_event() {
         accepted
     });
     std::thread::sleep(Duration::from_millis(300));
-    child.kill().expect("SIGKILL");
-    let _ = child.wait();
+    stack.kill();
     let accepted = poster.join().unwrap();
     assert!(
         !accepted.is_empty() && accepted.len() < 400,
@@ -138,7 +92,8 @@ async fn sigkill_mid_load_loses_no_accepted_event() {
         accepted.len()
     );
 
-    let (mut child, addr, ws) = start(&dir);
+    let stack = LocalProcess::start(&dir, &[], &[]).await;
+    let (addr, ws) = (stack.http_addr, stack.ws_url.clone());
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut by_user: HashMap<String, Vec<String>> = HashMap::new();
     loop {
@@ -167,7 +122,7 @@ async fn sigkill_mid_load_loses_no_accepted_event() {
 
     // A client that was connected before the crash catches up by sync.
     let t = token(addr, "u0");
-    let (mut c, _) = tokio_tungstenite::connect_async(format!("ws://{ws}/?token={t}"))
+    let (mut c, _) = tokio_tungstenite::connect_async(format!("{ws}/?token={t}"))
         .await
         .unwrap();
     c.send(Message::text(
@@ -200,6 +155,5 @@ async fn sigkill_mid_load_loses_no_accepted_event() {
             assert!(synced.contains(id), "{id} missing from sync");
         }
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(stack);
 }

@@ -110,10 +110,19 @@ fn wait_ready(addr: SocketAddr, mut child: Option<&mut Child>) {
     );
 }
 
-/// Everything moto recorded (`GET /moto-api/data.json`).
+/// Everything moto recorded (`GET /moto-api/data.json`). moto builds it by
+/// walking every backend, which fails (500) when another test writes at the
+/// same moment: asked again until it answers.
 pub fn moto_data() -> serde_json::Value {
-    let (status, body) =
-        request(moto().addr, "GET", "/moto-api/data.json", &[], None).expect("moto data.json");
-    assert_eq!(status, 200, "{body}");
-    serde_json::from_str(&body).expect("moto data.json is JSON")
+    let mut data = None;
+    wait_until_blocking("moto's data.json", Duration::from_secs(30), || {
+        match request(moto().addr, "GET", "/moto-api/data.json", &[], None) {
+            Ok((200, body)) => data = Some(body),
+            Ok((500, _)) => {}
+            Ok((status, body)) => panic!("moto data.json: {status} {body}"),
+            Err(e) => panic!("moto data.json: {e}"),
+        }
+        data.is_some()
+    });
+    serde_json::from_str(&data.unwrap()).expect("moto data.json is JSON")
 }

@@ -1,5 +1,6 @@
 //! The local stack started in-process on free ports with its own data dir.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -7,6 +8,7 @@ use local::{Options, Running};
 use serde_json::Value;
 
 use crate::client::http;
+use crate::process::LocalProcess;
 use crate::temp::TestDir;
 
 /// A fresh data directory, deleted with the test.
@@ -57,10 +59,33 @@ pub async fn start(dir: TestDir) -> Stack {
     Stack { running, dir }
 }
 
+/// Where a local stack, in process or not, answers HTTP.
+pub trait HttpAddr {
+    fn http_addr(&self) -> SocketAddr;
+}
+
+impl HttpAddr for Running {
+    fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+}
+
+impl HttpAddr for Stack {
+    fn http_addr(&self) -> SocketAddr {
+        self.running.http_addr
+    }
+}
+
+impl HttpAddr for LocalProcess {
+    fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+}
+
 /// A token from the stack's `/dev/token` (`user` as it goes in a query).
-pub async fn token(stack: &Running, user: &str) -> String {
+pub async fn token(stack: &impl HttpAddr, user: &str) -> String {
     let (status, body) = http(
-        stack.http_addr,
+        stack.http_addr(),
         "GET",
         &format!("/dev/token?user={user}"),
         &[],
@@ -71,9 +96,9 @@ pub async fn token(stack: &Running, user: &str) -> String {
     body["token"].as_str().unwrap().to_owned()
 }
 
-pub async fn post_event(stack: &Running, event: &Value) -> (u16, Value) {
+pub async fn post_event(stack: &impl HttpAddr, event: &Value) -> (u16, Value) {
     http(
-        stack.http_addr,
+        stack.http_addr(),
         "POST",
         "/events",
         &[
