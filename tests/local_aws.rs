@@ -3,11 +3,13 @@
 //! its own process: the environment the SDK reads is set for it alone, never
 //! in this test process, which other tests share.
 
+use std::time::Duration;
+
 use integration::TestDir;
 use integration::client::{Client, http};
 use integration::process::LocalProcess;
 use integration::stack::{post_event, token};
-use integration::{moto, moto_data, order_event};
+use integration::{moto, moto_data, order_event, wait_until};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -60,14 +62,10 @@ async fn the_aws_backend_runs_the_whole_flow_against_moto() {
         .await
         .unwrap();
     assert!(tables.table_names().iter().any(|n| n == &table));
-    for _ in 0..200 {
-        if moto_data().to_string().contains("vic@example.com") {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    assert!(
-        moto_data().to_string().contains("vic@example.com"),
-        "the email went through SES on moto"
-    );
+    wait_until(
+        "the email to go through SES on moto",
+        Duration::from_secs(10),
+        || async { moto_data().to_string().contains("vic@example.com") },
+    )
+    .await;
 }

@@ -4,46 +4,27 @@
 //! missed by sync.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
-use integration::client::request;
+use integration::client::{Client, http, request};
 use integration::process::LocalProcess;
-use tokio_tungstenite::tungstenite::Message;
+use integration::stack::token;
+use integration::{TestDir, wait_for};
+use serde_json::json;
 
-/// One exchange with the stack; `None` once the process is gone.
-fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> Option<(u16, String)> {
-    request(addr, method, path, headers, Some(body)).ok()
-}
-
-fn token(addr: SocketAddr, user: &str) -> String {
-    let (_, body) = http(addr, "GET", &format!("/dev/token?user={user}"), &[], "").unwrap();
-    serde_json::from_str::<serde_json::Value>(&body).unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-fn event_ids(addr: SocketAddr, user: &str) -> Vec<String> {
-    let auth = format!("Bearer {}", token(addr, user));
+/// The ids of the events behind `user`'s notifications.
+async fn event_ids(stack: &LocalProcess, user: &str) -> Vec<String> {
+    let auth = format!("Bearer {}", token(stack, user).await);
     let (s, body) = http(
-        addr,
+        stack.http_addr,
         "GET",
         "/notifications?limit=100",
         &[("authorization", &auth)],
-        "",
+        None,
     )
-    .unwrap();
+    .await;
     assert_eq!(s, 200, "{body}");
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-    v["notifications"]
+    body["notifications"]
         .as_array()
         .unwrap()
         .iter()
@@ -53,7 +34,7 @@ fn event_ids(addr: SocketAddr, user: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_load_loses_no_accepted_event() {
-    let dir = integration::TestDir::new("crash");
+    let dir = TestDir::new("crash");
     let mut stack = LocalProcess::start(&dir, &[], &[]).await;
     let addr = stack.http_addr;
 
@@ -63,8 +44,8 @@ async fn sigkill_mid_load_loses_no_accepted_event() {
         for i in 0..400 {
             let user = format!("u{}", i % 8);
             let id = format!("evt_crash_{i}");
-            let body = serde_json::json!({"id": id, "type": "order.created", "userId": user, "occurredAt": "2026-11-27T10:00:00Z", "data": {"orderId": format!("o_{i}")}}).to_string();
-            match http(
+            let body = json!({"id": id, "type": "order.created", "userId": user, "occurredAt": "2026-11-27T10:00:00Z", "data": {"orderId": format!("o_{i}")}}).to_string();
+            match request(
                 addr,
                 "POST",
                 "/events",
@@ -72,13 +53,13 @@ async fn sigkill_mid_load_loses_no_accepted_event() {
                     ("x-api-key", local::DEV_EVENTS_API_KEY),
                     ("content-type", "application/json"),
                 ],
-                &body,
+                Some(&body),
             ) {
-                Some((202, _)) => {
+                Ok((202, _)) => {
                     accepted.insert(id, user);
                 }
-                Some(_) => {}
-                None => break, // the process is gone
+                Ok(_) => {}
+                Err(_) => break, // the process is gone
             }
         }
         accepted
@@ -93,60 +74,43 @@ async fn sigkill_mid_load_loses_no_accepted_event() {
     );
 
     let stack = LocalProcess::start(&dir, &[], &[]).await;
-    let (addr, ws) = (stack.http_addr, stack.ws_url.clone());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut by_user: HashMap<String, Vec<String>> = HashMap::new();
-    loop {
-        by_user.clear();
-        for u in 0..8 {
-            by_user.insert(format!("u{u}"), event_ids(addr, &format!("u{u}")));
-        }
-        let stored = by_user.values().map(Vec::len).sum::<usize>();
-        if accepted
-            .keys()
-            .all(|id| by_user[&accepted[id]].contains(id))
-            || Instant::now() > deadline
-        {
-            println!(
-                "accepted {} before the kill, {stored} stored after the restart",
-                accepted.len()
-            );
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let by_user = wait_for(
+        "every accepted event to be stored after the restart",
+        Duration::from_secs(60),
+        || async {
+            let mut by_user: HashMap<String, Vec<String>> = HashMap::new();
+            for u in 0..8 {
+                let user = format!("u{u}");
+                by_user.insert(user.clone(), event_ids(&stack, &user).await);
+            }
+            accepted
+                .iter()
+                .all(|(id, user)| by_user[user].contains(id))
+                .then_some(by_user)
+        },
+    )
+    .await;
+    println!(
+        "accepted {} before the kill, {} stored after the restart",
+        accepted.len(),
+        by_user.values().map(Vec::len).sum::<usize>()
+    );
     for (id, user) in &accepted {
         let n = by_user[user].iter().filter(|e| *e == id).count();
         assert_eq!(n, 1, "{id} for {user} stored {n} times");
     }
 
     // A client that was connected before the crash catches up by sync.
-    let t = token(addr, "u0");
-    let (mut c, _) = tokio_tungstenite::connect_async(format!("{ws}/?token={t}"))
-        .await
-        .unwrap();
-    c.send(Message::text(
-        r#"{"action":"notification:sync","limit":100}"#,
-    ))
-    .await
-    .unwrap();
-    let synced: Vec<String> = loop {
-        let Some(Ok(Message::Text(txt))) = tokio::time::timeout(Duration::from_secs(10), c.next())
-            .await
-            .unwrap()
-        else {
-            continue;
-        };
-        let v: serde_json::Value = serde_json::from_str(txt.as_str()).unwrap();
-        if v["event"] == "notification:sync" {
-            break v["data"]["notifications"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|n| n["eventId"].as_str().unwrap().to_owned())
-                .collect();
-        }
-    };
+    let t = token(&stack, "u0").await;
+    let mut c = Client::connect(&stack.ws_url, &t).await.unwrap();
+    c.send(&json!({"action": "notification:sync", "limit": 100}))
+        .await;
+    let synced: Vec<String> = c.expect("notification:sync").await["data"]["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["eventId"].as_str().unwrap().to_owned())
+        .collect();
     // Every accepted event of u0 is there. (An event queued just before the
     // kill whose 202 never reached the poster may be there too: the shop
     // would have retried it with the same id.)
@@ -155,5 +119,4 @@ async fn sigkill_mid_load_loses_no_accepted_event() {
             assert!(synced.contains(id), "{id} missing from sync");
         }
     }
-    drop(stack);
 }
