@@ -38,10 +38,15 @@ async fn sigkill_mid_load_loses_no_accepted_event() {
     let mut stack = LocalProcess::start(&dir, &[], &[]).await;
     let addr = stack.http_addr;
 
-    // Post from a thread while the main flow pulls the plug.
-    let poster = std::thread::spawn(move || {
+    // Post from a thread, one event after the other; the main flow pulls the
+    // plug once KILL_AFTER of the POSTS are accepted, with work still queued.
+    const POSTS: usize = 400;
+    const KILL_AFTER: usize = 100;
+    let (reached, kill_now) = tokio::sync::oneshot::channel();
+    let poster = tokio::task::spawn_blocking(move || {
+        let mut reached = Some(reached);
         let mut accepted: HashMap<String, String> = HashMap::new();
-        for i in 0..400 {
+        for i in 0..POSTS {
             let user = format!("u{}", i % 8);
             let id = format!("evt_crash_{i}");
             let body = json!({"id": id, "type": "order.created", "userId": user, "occurredAt": "2026-11-27T10:00:00Z", "data": {"orderId": format!("o_{i}")}}).to_string();
@@ -57,6 +62,11 @@ async fn sigkill_mid_load_loses_no_accepted_event() {
             ) {
                 Ok((202, _)) => {
                     accepted.insert(id, user);
+                    if accepted.len() == KILL_AFTER
+                        && let Some(reached) = reached.take()
+                    {
+                        let _ = reached.send(());
+                    }
                 }
                 Ok(_) => {}
                 Err(_) => break, // the process is gone
@@ -64,11 +74,14 @@ async fn sigkill_mid_load_loses_no_accepted_event() {
         }
         accepted
     });
-    std::thread::sleep(Duration::from_millis(300));
+    tokio::time::timeout(Duration::from_secs(60), kill_now)
+        .await
+        .unwrap_or_else(|_| panic!("timed out after 60s waiting for {KILL_AFTER} accepted events"))
+        .unwrap_or_else(|_| panic!("the poster stopped before {KILL_AFTER} accepted events"));
     stack.kill();
-    let accepted = poster.join().unwrap();
+    let accepted = poster.await.expect("the poster");
     assert!(
-        !accepted.is_empty() && accepted.len() < 400,
+        accepted.len() >= KILL_AFTER && accepted.len() < POSTS,
         "the kill must land mid-load ({} accepted)",
         accepted.len()
     );
