@@ -1,32 +1,42 @@
 //! `cargo run -p local -- --aws`: the same local stack on the AWS adapters
-//! (DynamoDB, SES) against moto through AWS_ENDPOINT_URL. Its own test
-//! binary: it sets the process environment the SDK reads.
+//! (DynamoDB, SES) against moto through AWS_ENDPOINT_URL. The binary runs as
+//! its own process: the environment the SDK reads is set for it alone, never
+//! in this test process, which other tests share.
 
+use std::time::Duration;
+
+use integration::TestDir;
 use integration::client::{Client, http};
-use integration::stack::{options, post_event, temp_dir, token};
-use integration::{moto, moto_data, order_event};
+use integration::process::LocalProcess;
+use integration::stack::{post_event, token};
+use integration::{moto, moto_data, order_event, wait_until};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_aws_backend_runs_the_whole_flow_against_moto() {
     let endpoint = moto().endpoint();
-    // SAFETY: this binary has this one test; nothing else reads the
-    // environment concurrently.
-    unsafe {
-        std::env::set_var("AWS_ENDPOINT_URL", &endpoint);
-        std::env::set_var("AWS_REGION", "us-east-1");
-        std::env::set_var("AWS_ACCESS_KEY_ID", "test");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
-    }
-    let mut opts = options(temp_dir("aws"));
-    opts.backend = local::Backend::Aws;
-    opts.config.table_name = format!("local-aws-{}", ulid::Ulid::new().to_string().to_lowercase());
-    opts.config.email_from = Some("local@shop.example".into());
-    let stack = local::start(opts).await.expect("start with --aws");
-    assert!(stack.outbox.is_some(), "SMS still goes to the outbox");
+    let table = format!("local-aws-{}", ulid::Ulid::new().to_string().to_lowercase());
+    let dir = TestDir::new("aws");
+    let stack = LocalProcess::start(
+        &dir,
+        &["--aws", "--retry-after-ms", "200", "--max-receives", "2"],
+        &[
+            ("AWS_ENDPOINT_URL", endpoint.as_str()),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("TABLE_NAME", table.as_str()),
+            ("EMAIL_FROM", "local@shop.example"),
+            ("JWT_SECRET", local::DEV_JWT_SECRET),
+            ("EVENTS_API_KEY", local::DEV_EVENTS_API_KEY),
+        ],
+    )
+    .await;
+    let (status, outbox) = http(stack.http_addr, "GET", "/dev/outbox", &[], None).await;
+    assert_eq!(status, 200, "SMS still goes to the outbox: {outbox}");
 
     let t = token(&stack, "vic").await;
-    let mut c = Client::connect(&stack.ws_url(), &t).await.unwrap();
+    let mut c = Client::connect(&stack.ws_url, &t).await.unwrap();
     let mut e = order_event("evt_aws_1", "vic");
     e["recipient"] = json!({"email": "vic@example.com"});
     assert_eq!(post_event(&stack, &e).await.0, 202);
@@ -51,21 +61,11 @@ async fn the_aws_backend_runs_the_whole_flow_against_moto() {
         .send()
         .await
         .unwrap();
-    assert!(
-        tables
-            .table_names()
-            .iter()
-            .any(|n| n == &stack.app.config.table_name)
-    );
-    for _ in 0..200 {
-        if moto_data().to_string().contains("vic@example.com") {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    assert!(
-        moto_data().to_string().contains("vic@example.com"),
-        "the email went through SES on moto"
-    );
-    stack.stop().await;
+    assert!(tables.table_names().iter().any(|n| n == &table));
+    wait_until(
+        "the email to go through SES on moto",
+        Duration::from_secs(10),
+        || async { moto_data().to_string().contains("vic@example.com") },
+    )
+    .await;
 }

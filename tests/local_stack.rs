@@ -1,9 +1,11 @@
 //! End to end on the local stack: real sockets, real WebSocket clients, the
 //! real SDK against the local management API.
 
+use std::time::Duration;
+
 use integration::client::{Client, http};
-use integration::order_event;
 use integration::stack::{post_event, start, temp_dir, token};
+use integration::{order_event, wait_for, wait_until};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -60,12 +62,12 @@ async fn an_offline_client_catches_up_by_sync() {
         assert_eq!(s, 202);
     }
     // Wait until both are stored (the user is offline, so nothing is pushed).
-    for _ in 0..200 {
-        if stack.app.store.unread_count("carol").await.unwrap() == 3 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    wait_until(
+        "carol's 3 notifications stored",
+        Duration::from_secs(10),
+        || async { stack.app.store.unread_count("carol").await.unwrap() == 3 },
+    )
+    .await;
     let mut c = Client::connect(&stack.ws_url(), &t).await.unwrap();
     c.send(&json!({"action":"notification:sync","since": first}))
         .await;
@@ -88,8 +90,7 @@ async fn an_offline_client_catches_up_by_sync() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_keeps_the_inbox_preferences_and_templates() {
-    let dir = temp_dir("restart");
-    let stack = start(dir.clone()).await;
+    let stack = start(temp_dir("restart")).await;
     let t = token(&stack, "dora").await;
     let admin = {
         let (_, b) = http(
@@ -123,13 +124,13 @@ async fn a_restart_keeps_the_inbox_preferences_and_templates() {
     )
     .await;
     assert_eq!(s, 200, "{b}");
-    for _ in 0..200 {
-        if stack.app.store.unread_count("dora").await.unwrap() == 1 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    stack.stop().await;
+    wait_until(
+        "dora's notification stored",
+        Duration::from_secs(10),
+        || async { stack.app.store.unread_count("dora").await.unwrap() == 1 },
+    )
+    .await;
+    let dir = stack.stop().await;
 
     let stack = start(dir).await;
     let (s, b) = http(
@@ -227,12 +228,12 @@ async fn the_management_api_serves_the_sdk_and_answers_410_after_a_close() {
         .await
         .unwrap();
     assert_eq!(c.closed().await, Some(1000));
-    for _ in 0..100 {
-        if stack.open_connections() == 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    wait_until(
+        "the gateway to drop the connection",
+        Duration::from_secs(10),
+        || async { stack.open_connections() == 0 },
+    )
+    .await;
     let err = mgmt
         .post_to_connection()
         .connection_id(&id)
@@ -295,20 +296,20 @@ async fn email_lands_in_the_outbox_and_poison_in_the_dead_letter_list() {
         .await
         .unwrap();
 
-    let mut mails = json!(null);
-    let mut dlq = json!(null);
-    for _ in 0..300 {
-        mails = http(stack.http_addr, "GET", "/dev/outbox", &[], None)
-            .await
-            .1;
-        dlq = http(stack.http_addr, "GET", "/dev/dlq", &[], None).await.1;
-        if mails["emails"].as_array().is_some_and(|m| !m.is_empty())
-            && dlq["events"].as_array().is_some_and(|d| !d.is_empty())
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let (mails, dlq) = wait_for(
+        "an email in the outbox and a dead letter",
+        Duration::from_secs(10),
+        || async {
+            let mails = http(stack.http_addr, "GET", "/dev/outbox", &[], None)
+                .await
+                .1;
+            let dlq = http(stack.http_addr, "GET", "/dev/dlq", &[], None).await.1;
+            (mails["emails"].as_array().is_some_and(|m| !m.is_empty())
+                && dlq["events"].as_array().is_some_and(|d| !d.is_empty()))
+            .then_some((mails, dlq))
+        },
+    )
+    .await;
     let mail = &mails["emails"][0];
     assert_eq!(mail["to"], "gil@example.com");
     assert_eq!(mail["subject"], "Your order o_1 is confirmed");
@@ -325,7 +326,8 @@ async fn the_same_event_1000_times_at_once_gives_one_notification_and_one_push_p
     // DynamoDB) and are retried for a while: give messages a visibility
     // timeout longer than those retries, as the template does (6x the
     // function timeout), or they come back while still being handled.
-    let mut o = integration::stack::options(temp_dir("dup1000"));
+    let dir = temp_dir("dup1000");
+    let mut o = integration::stack::options(&dir);
     o.visibility_timeout = std::time::Duration::from_secs(3);
     let stack = local::start(o).await.expect("the local stack starts");
     let t = token(&stack, "hana").await;
@@ -345,13 +347,10 @@ async fn the_same_event_1000_times_at_once_gives_one_notification_and_one_push_p
             "evt_dup_1000"
         );
     }
-    for _ in 0..1000 {
-        if stack.events.depth().await.unwrap() == 0 && stack.deliveries.depth().await.unwrap() == 0
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    wait_until("both queues to drain", Duration::from_secs(20), || async {
+        stack.events.depth().await.unwrap() == 0 && stack.deliveries.depth().await.unwrap() == 0
+    })
+    .await;
     assert_eq!(
         stack.events.depth().await.unwrap(),
         0,
@@ -431,17 +430,14 @@ async fn sms_lands_in_the_outbox_beside_email() {
     .await;
     assert_eq!(s, 200, "{b}");
     post_event(&stack, &order_event("evt_sms_local", "uma")).await;
-    let mut sms = json!(null);
-    for _ in 0..300 {
-        sms = http(stack.http_addr, "GET", "/dev/outbox", &[], None)
+    let sms = wait_for("an SMS in the outbox", Duration::from_secs(10), || async {
+        let sms = http(stack.http_addr, "GET", "/dev/outbox", &[], None)
             .await
             .1["sms"]
             .clone();
-        if sms.as_array().is_some_and(|a| !a.is_empty()) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+        sms.as_array().is_some_and(|a| !a.is_empty()).then_some(sms)
+    })
+    .await;
     assert_eq!(sms[0]["to"], "+14155550100");
     assert_eq!(
         sms[0]["text"],
@@ -482,17 +478,12 @@ async fn a_big_sync_is_split_under_the_message_limit() {
         .await;
         assert_eq!(s, 202, "{b}");
     }
-    let stored = async {
-        loop {
-            if stack.app.store.unread_count("auth0|big").await.unwrap() == 60 {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-    };
-    tokio::time::timeout(std::time::Duration::from_secs(30), stored)
-        .await
-        .expect("60 notifications stored within 30 s");
+    wait_until(
+        "60 notifications stored",
+        Duration::from_secs(30),
+        || async { stack.app.store.unread_count("auth0|big").await.unwrap() == 60 },
+    )
+    .await;
     let t = token(&stack, "auth0%7Cbig").await;
     let mut c = Client::connect(&stack.ws_url(), &t).await.unwrap();
     let mut since: Option<String> = None;

@@ -2,6 +2,8 @@
 //! order-events -> SQS (moto) -> worker -> SQS -> sender -> management API
 //! and SES (moto), with DynamoDB (moto) underneath.
 
+use std::time::Duration;
+
 use integration::*;
 use serde_json::{Value, json};
 
@@ -137,19 +139,27 @@ async fn the_same_event_twice_gives_one_notification_and_one_push() {
     assert_eq!(batch.records.len(), 2);
     assert!(result.batch_item_failures.len() <= 1, "{result:?}");
     // A copy that raced the first one is retried; by then it is a plain duplicate.
-    loop {
-        let (batch, result) = env.run_worker().await;
-        assert!(result.batch_item_failures.is_empty(), "{result:?}");
-        if batch.records.is_empty() {
-            break;
-        }
-    }
+    wait_until(
+        "the events queue to drain",
+        Duration::from_secs(30),
+        || async {
+            let (batch, result) = env.run_worker().await;
+            assert!(result.batch_item_failures.is_empty(), "{result:?}");
+            batch.records.is_empty()
+        },
+    )
+    .await;
     assert_eq!(env.post_event(&event).await.status_code, 202);
     let (batch, result) = env.run_worker().await;
     assert_eq!(batch.records.len(), 1);
     assert!(result.batch_item_failures.is_empty());
 
-    while !env.run_sender().await.0.records.is_empty() {}
+    wait_until(
+        "the deliveries queue to drain",
+        Duration::from_secs(30),
+        || async { env.run_sender().await.0.records.is_empty() },
+    )
+    .await;
     assert_eq!(
         env.app
             .store

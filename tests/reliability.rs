@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use integration::*;
@@ -16,17 +17,15 @@ use shared::template::RenderedEmail;
 /// Runs the worker over the events queue from `consumers` concurrent
 /// pollers until it stays empty, like several Lambda instances would.
 async fn drain_with_pollers(env: &TestEnv, consumers: usize) {
-    let rounds = (0..consumers).map(|_| async {
-        for _ in 0..600 {
-            let (batch, _) = env.run_worker().await;
-            if batch.records.is_empty() {
-                if env.queue_depth(&env.events.url).await == 0 {
-                    return;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
-        }
-        panic!("the events queue did not drain");
+    let rounds = (0..consumers).map(|_| {
+        wait_until(
+            "the events queue to drain",
+            Duration::from_secs(60),
+            || async {
+                env.run_worker().await.0.records.is_empty()
+                    && env.queue_depth(&env.events.url).await == 0
+            },
+        )
     });
     futures::future::join_all(rounds).await;
 }
@@ -52,7 +51,12 @@ async fn the_same_event_300_times_at_once_gives_one_notification_and_one_push_pe
         .await
         .unwrap();
     drain_with_pollers(&env, 1).await;
-    while !env.run_sender().await.0.records.is_empty() {}
+    wait_until(
+        "the deliveries queue to drain",
+        Duration::from_secs(30),
+        || async { env.run_sender().await.0.records.is_empty() },
+    )
+    .await;
     assert_eq!(
         env.app
             .store
@@ -109,13 +113,15 @@ async fn one_poison_message_in_every_batch_lands_in_the_dlq_with_its_reason_logg
             .collect();
         env.app.events.send(msgs).await.unwrap();
     }
-    for _ in 0..(MAX_RECEIVES as usize + 2) * 5 {
-        if env.run_worker().await.0.records.is_empty()
-            && env.queue_depth(&env.events.url).await == 0
-        {
-            break;
-        }
-    }
+    wait_until(
+        "the events queue to drain, the poison dead-lettered",
+        Duration::from_secs(30),
+        || async {
+            env.run_worker().await.0.records.is_empty()
+                && env.queue_depth(&env.events.url).await == 0
+        },
+    )
+    .await;
     assert_eq!(
         env.app
             .store

@@ -51,16 +51,17 @@ async fn a_throttled_device_is_retried_alone_and_nobody_gets_it_twice() {
 
     // A follow-up job for a2 only.
     env.mgmt.heal("a2");
-    let mut follow = Vec::new();
-    for _ in 0..50 {
-        let (batch, r) = env.run_sender().await;
-        assert!(r.batch_item_failures.is_empty());
-        follow.extend(jobs(&batch));
-        if !follow.is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let follow = wait_for(
+        "a follow-up job for a2",
+        std::time::Duration::from_secs(10),
+        || async {
+            let (batch, r) = env.run_sender().await;
+            assert!(r.batch_item_failures.is_empty());
+            let follow = jobs(&batch);
+            (!follow.is_empty()).then_some(follow)
+        },
+    )
+    .await;
     assert_eq!(follow.len(), 1, "{follow:?}");
     assert_eq!(follow[0]["connectionIds"], json!(["a2"]));
     for c in ["a1", "a2", "a3"] {

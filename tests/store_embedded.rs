@@ -1,58 +1,68 @@
 //! The same store contract against the embedded store, so the two cannot drift.
 
-use integration::contract;
+use integration::{TestDir, contract};
 use shared::adapters::embedded::{Embedded, EmbeddedStore};
 
-fn store() -> EmbeddedStore {
-    let dir = std::env::temp_dir().join(format!("notify-contract-{}", ulid::Ulid::new()));
-    Embedded::open(&dir)
+/// A store in a fresh directory, deleted when the directory is dropped.
+fn store() -> (TestDir, EmbeddedStore) {
+    let dir = TestDir::new("contract");
+    let store = Embedded::open(&dir)
         .expect("open the embedded store")
-        .store()
+        .store();
+    (dir, store)
 }
 
 #[tokio::test]
 async fn connections() {
-    contract::connections(&store()).await;
+    let (_dir, s) = store();
+    contract::connections(&s).await;
 }
 
 #[tokio::test]
 async fn claims_and_duplicates() {
-    contract::claims_and_duplicates(&store()).await;
+    let (_dir, s) = store();
+    contract::claims_and_duplicates(&s).await;
 }
 
 #[tokio::test]
 async fn reading_and_marking() {
-    contract::reading_and_marking(&store()).await;
+    let (_dir, s) = store();
+    contract::reading_and_marking(&s).await;
 }
 
 #[tokio::test]
 async fn preferences_and_templates() {
-    contract::preferences_and_templates(&store()).await;
+    let (_dir, s) = store();
+    contract::preferences_and_templates(&s).await;
 }
 
 #[tokio::test]
 async fn deliveries() {
-    contract::deliveries(&store()).await;
+    let (_dir, s) = store();
+    contract::deliveries(&s).await;
 }
 
 #[tokio::test]
 async fn user_ids_are_distinct() {
-    contract::user_ids_are_distinct(&store()).await;
+    let (_dir, s) = store();
+    contract::user_ids_are_distinct(&s).await;
 }
 
 #[tokio::test]
 async fn expiry_and_read_pages() {
-    contract::expiry_and_read_pages(&store()).await;
+    let (_dir, s) = store();
+    contract::expiry_and_read_pages(&s).await;
 }
 
 #[tokio::test]
 async fn listing_deleting_directory_and_stats() {
-    contract::listing_deleting_directory_and_stats(&store()).await;
+    let (_dir, s) = store();
+    contract::listing_deleting_directory_and_stats(&s).await;
 }
 
 #[tokio::test]
 async fn what_is_written_survives_a_reopen() {
-    let dir = std::env::temp_dir().join(format!("notify-reopen-{}", ulid::Ulid::new()));
+    let dir = TestDir::new("reopen");
     let n = {
         let s = Embedded::open(&dir).unwrap().store();
         contract::add(&s, "rex", "evt_keep").await
@@ -74,7 +84,7 @@ async fn concurrent_transactions_on_one_item_conflict_as_on_dynamodb() {
     use shared::error::StoreError;
     use shared::model::MarkRead;
     use shared::ports::*;
-    let s = store();
+    let (_dir, s) = store();
     let mut ids = Vec::new();
     for i in 0..20 {
         ids.push(contract::add(&s, "ivy", &format!("evt_ivy_{i}")).await.id);
@@ -107,7 +117,8 @@ async fn mark_all_read_is_one_transaction_per_page() {
     use shared::adapters::disabled::Disabled;
     use shared::ports::*;
     use std::sync::Arc;
-    let s = store().without_conflict_retries();
+    let (_dir, s) = store();
+    let s = s.without_conflict_retries();
     for i in 0..250 {
         contract::add(&s, "jon", &format!("evt_jon_{i}")).await;
     }
@@ -140,7 +151,7 @@ async fn expired_items_are_purged_and_unread_ones_kept() {
     use chrono::{Duration, Utc};
     use shared::model::{Channel, DeliveryRecord, DeliveryStatus};
     use shared::ports::*;
-    let s = store();
+    let (_dir, s) = store();
     let old_read = contract::add_aged(&s, "lea", "evt_lea_1", Duration::days(400)).await;
     let old_unread = contract::add_aged(&s, "lea", "evt_lea_2", Duration::days(400)).await;
     let fresh = contract::add(&s, "lea", "evt_lea_3").await;

@@ -5,26 +5,29 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use integration::moto::{http, moto};
+use integration::client::request;
+use integration::moto;
 use integration::{TestEnv, order_event};
 
 fn recorder(action: &str) {
-    let (s, b) = http(
+    let (s, b) = request(
         moto().addr,
         "POST",
         &format!("/moto-api/recorder/{action}"),
-        "",
+        &[],
+        None,
     )
     .expect("moto recorder");
     assert!(s == 200, "{action}: {s} {b}");
 }
 
 fn recording() -> BTreeMap<String, usize> {
-    let (_, body) = http(
+    let (_, body) = request(
         moto().addr,
         "GET",
         "/moto-api/recorder/download-recording",
-        "",
+        &[],
+        None,
     )
     .expect("download");
     let mut counts = BTreeMap::new();

@@ -4,91 +4,27 @@
 //! missed by sync.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
-use tokio_tungstenite::tungstenite::Message;
+use integration::client::{Client, http, request};
+use integration::process::LocalProcess;
+use integration::stack::token;
+use integration::{TestDir, wait_for};
+use serde_json::json;
 
-fn start(dir: &std::path::Path) -> (Child, SocketAddr, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_local"))
-        .args(["--http-port", "0", "--ws-port", "0", "--data-dir"])
-        .arg(dir)
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the local stack");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut http, mut ws) = (None, None);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while http.is_none() || ws.is_none() {
-        assert!(Instant::now() < deadline, "not ready in 30 s");
-        let line = lines.next().expect("banner").unwrap();
-        let addr = |l: &str| {
-            l.split("://")
-                .nth(1)
-                .map(|r| r.split(['/', ' ']).next().unwrap().to_owned())
-        };
-        if line.contains("demo page") {
-            http = addr(&line);
-        }
-        if line.contains("WebSocket") {
-            ws = addr(&line);
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    (child, http.unwrap().parse().unwrap(), ws.unwrap())
-}
-
-fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    let mut req = format!(
-        "{method} {path} HTTP/1.0\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
-    s.write_all(req.as_bytes()).ok()?;
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).ok()?;
-    let status = raw.split_whitespace().nth(1)?.parse().ok()?;
-    Some((status, raw.split_once("\r\n\r\n")?.1.to_owned()))
-}
-
-fn token(addr: SocketAddr, user: &str) -> String {
-    let (_, body) = http(addr, "GET", &format!("/dev/token?user={user}"), &[], "").unwrap();
-    serde_json::from_str::<serde_json::Value>(&body).unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-fn event_ids(addr: SocketAddr, user: &str) -> Vec<String> {
-    let auth = format!("Bearer {}", token(addr, user));
+/// The ids of the events behind `user`'s notifications.
+async fn event_ids(stack: &LocalProcess, user: &str) -> Vec<String> {
+    let auth = format!("Bearer {}", token(stack, user).await);
     let (s, body) = http(
-        addr,
+        stack.http_addr,
         "GET",
         "/notifications?limit=100",
         &[("authorization", &auth)],
-        "",
+        None,
     )
-    .unwrap();
+    .await;
     assert_eq!(s, 200, "{body}");
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-    v["notifications"]
+    body["notifications"]
         .as_array()
         .unwrap()
         .iter()
@@ -98,18 +34,23 @@ fn event_ids(addr: SocketAddr, user: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_load_loses_no_accepted_event() {
-    let dir = std::env::temp_dir().join(format!("notify-crash-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let (mut child, addr, _) = start(&dir);
+    let dir = TestDir::new("crash");
+    let mut stack = LocalProcess::start(&dir, &[], &[]).await;
+    let addr = stack.http_addr;
 
-    // Post from a thread while the main flow pulls the plug.
-    let poster = std::thread::spawn(move || {
+    // Post from a thread, one event after the other; the main flow pulls the
+    // plug once KILL_AFTER of the POSTS are accepted, with work still queued.
+    const POSTS: usize = 400;
+    const KILL_AFTER: usize = 100;
+    let (reached, kill_now) = tokio::sync::oneshot::channel();
+    let poster = tokio::task::spawn_blocking(move || {
+        let mut reached = Some(reached);
         let mut accepted: HashMap<String, String> = HashMap::new();
-        for i in 0..400 {
+        for i in 0..POSTS {
             let user = format!("u{}", i % 8);
             let id = format!("evt_crash_{i}");
-            let body = serde_json::json!({"id": id, "type": "order.created", "userId": user, "occurredAt": "2026-11-27T10:00:00Z", "data": {"orderId": format!("o_{i}")}}).to_string();
-            match http(
+            let body = json!({"id": id, "type": "order.created", "userId": user, "occurredAt": "2026-11-27T10:00:00Z", "data": {"orderId": format!("o_{i}")}}).to_string();
+            match request(
                 addr,
                 "POST",
                 "/events",
@@ -117,81 +58,72 @@ async fn sigkill_mid_load_loses_no_accepted_event() {
                     ("x-api-key", local::DEV_EVENTS_API_KEY),
                     ("content-type", "application/json"),
                 ],
-                &body,
+                Some(&body),
             ) {
-                Some((202, _)) => {
+                Ok((202, _)) => {
                     accepted.insert(id, user);
+                    if accepted.len() == KILL_AFTER
+                        && let Some(reached) = reached.take()
+                    {
+                        let _ = reached.send(());
+                    }
                 }
-                Some(_) => {}
-                None => break, // the process is gone
+                Ok(_) => {}
+                Err(_) => break, // the process is gone
             }
         }
         accepted
     });
-    std::thread::sleep(Duration::from_millis(300));
-    child.kill().expect("SIGKILL");
-    let _ = child.wait();
-    let accepted = poster.join().unwrap();
+    tokio::time::timeout(Duration::from_secs(60), kill_now)
+        .await
+        .unwrap_or_else(|_| panic!("timed out after 60s waiting for {KILL_AFTER} accepted events"))
+        .unwrap_or_else(|_| panic!("the poster stopped before {KILL_AFTER} accepted events"));
+    stack.kill();
+    let accepted = poster.await.expect("the poster");
     assert!(
-        !accepted.is_empty() && accepted.len() < 400,
+        accepted.len() >= KILL_AFTER && accepted.len() < POSTS,
         "the kill must land mid-load ({} accepted)",
         accepted.len()
     );
 
-    let (mut child, addr, ws) = start(&dir);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut by_user: HashMap<String, Vec<String>> = HashMap::new();
-    loop {
-        by_user.clear();
-        for u in 0..8 {
-            by_user.insert(format!("u{u}"), event_ids(addr, &format!("u{u}")));
-        }
-        let stored = by_user.values().map(Vec::len).sum::<usize>();
-        if accepted
-            .keys()
-            .all(|id| by_user[&accepted[id]].contains(id))
-            || Instant::now() > deadline
-        {
-            println!(
-                "accepted {} before the kill, {stored} stored after the restart",
-                accepted.len()
-            );
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let stack = LocalProcess::start(&dir, &[], &[]).await;
+    let by_user = wait_for(
+        "every accepted event to be stored after the restart",
+        Duration::from_secs(60),
+        || async {
+            let mut by_user: HashMap<String, Vec<String>> = HashMap::new();
+            for u in 0..8 {
+                let user = format!("u{u}");
+                by_user.insert(user.clone(), event_ids(&stack, &user).await);
+            }
+            accepted
+                .iter()
+                .all(|(id, user)| by_user[user].contains(id))
+                .then_some(by_user)
+        },
+    )
+    .await;
+    println!(
+        "accepted {} before the kill, {} stored after the restart",
+        accepted.len(),
+        by_user.values().map(Vec::len).sum::<usize>()
+    );
     for (id, user) in &accepted {
         let n = by_user[user].iter().filter(|e| *e == id).count();
         assert_eq!(n, 1, "{id} for {user} stored {n} times");
     }
 
     // A client that was connected before the crash catches up by sync.
-    let t = token(addr, "u0");
-    let (mut c, _) = tokio_tungstenite::connect_async(format!("ws://{ws}/?token={t}"))
-        .await
-        .unwrap();
-    c.send(Message::text(
-        r#"{"action":"notification:sync","limit":100}"#,
-    ))
-    .await
-    .unwrap();
-    let synced: Vec<String> = loop {
-        let Some(Ok(Message::Text(txt))) = tokio::time::timeout(Duration::from_secs(10), c.next())
-            .await
-            .unwrap()
-        else {
-            continue;
-        };
-        let v: serde_json::Value = serde_json::from_str(txt.as_str()).unwrap();
-        if v["event"] == "notification:sync" {
-            break v["data"]["notifications"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|n| n["eventId"].as_str().unwrap().to_owned())
-                .collect();
-        }
-    };
+    let t = token(&stack, "u0").await;
+    let mut c = Client::connect(&stack.ws_url, &t).await.unwrap();
+    c.send(&json!({"action": "notification:sync", "limit": 100}))
+        .await;
+    let synced: Vec<String> = c.expect("notification:sync").await["data"]["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["eventId"].as_str().unwrap().to_owned())
+        .collect();
     // Every accepted event of u0 is there. (An event queued just before the
     // kill whose 202 never reached the poster may be there too: the shop
     // would have retried it with the same id.)
@@ -200,6 +132,4 @@ async fn sigkill_mid_load_loses_no_accepted_event() {
             assert!(synced.contains(id), "{id} missing from sync");
         }
     }
-    let _ = child.kill();
-    let _ = child.wait();
 }

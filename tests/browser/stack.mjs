@@ -1,8 +1,9 @@
 // Starts the local stack binary on free ports with a fresh data directory
-// and reads the addresses it prints when ready.
+// and reads the addresses it prints when ready. stop() deletes the directory
+// (KEEP_TEST_DIRS=1 keeps it, to look at the data after a failure).
 
 import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -32,10 +33,17 @@ export async function startStack() {
       }
     });
   });
+  const removeDir = () => {
+    if (process.env.KEEP_TEST_DIRS === "1") console.error(`KEEP_TEST_DIRS=1: kept ${dataDir}`);
+    else rmSync(dataDir, { recursive: true, force: true });
+  };
   return {
     ...ready,
     dataDir,
-    stop: () => new Promise((r) => { child.once("exit", r); child.kill("SIGINT"); }),
+    stop: async () => {
+      await new Promise((r) => { child.once("exit", r); child.kill("SIGINT"); });
+      removeDir();
+    },
   };
 }
 

@@ -1,27 +1,30 @@
-//! Real clients for end-to-end tests: HTTP over a TCP socket and WebSockets
+//! Real clients for end-to-end tests: HTTP over a TCP socket (the one HTTP
+//! client of the tests, for the local stack and moto alike) and WebSockets
 //! through tokio-tungstenite.
 
+use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
-/// One HTTP/1.0 exchange; returns the status and the body parsed as JSON
-/// (`Null` when empty).
-pub async fn http(
+/// One HTTP/1.0 exchange on a new connection, blocking: the status and the
+/// raw body. An error when the server cannot be reached or hangs up (a
+/// killed process), or does not answer within 30 s.
+pub fn request(
     addr: SocketAddr,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
     body: Option<&str>,
-) -> (u16, Value) {
-    let mut s = TcpStream::connect(addr).await.expect("connect");
+) -> std::io::Result<(u16, String)> {
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(10))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
     let body = body.unwrap_or_default();
     let mut req = format!(
         "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {}\r\n",
@@ -32,28 +35,60 @@ pub async fn http(
     }
     req.push_str("\r\n");
     req.push_str(body);
-    s.write_all(req.as_bytes()).await.unwrap();
+    s.write_all(req.as_bytes())?;
     let mut raw = Vec::new();
-    tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut raw))
-        .await
-        .expect("HTTP answer in time")
-        .unwrap();
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let status = text
+    s.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text.split_once("\r\n\r\n").ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("no complete HTTP answer from {addr}: {text:?}"),
+        )
+    })?;
+    let status = head
         .split_whitespace()
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b)
-        .unwrap_or_default();
-    let json = if body.trim().is_empty() {
+    Ok((status, body.to_owned()))
+}
+
+/// A body as JSON: `Null` when empty, the text itself when it is not JSON.
+pub fn json(body: &str) -> Value {
+    if body.trim().is_empty() {
         Value::Null
     } else {
-        serde_json::from_str(body).unwrap_or(Value::String(body.to_owned()))
-    };
-    (status, json)
+        serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.to_owned()))
+    }
+}
+
+/// [`request`] from async code (on a blocking thread, so concurrent calls
+/// run at once): the status and the body as [`json`]. Panics when there is
+/// no answer.
+pub async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> (u16, Value) {
+    let what = format!("{method} http://{addr}{path}");
+    let (method, path, body) = (method.to_owned(), path.to_owned(), body.map(str::to_owned));
+    let headers: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let answer = tokio::task::spawn_blocking(move || {
+        let headers: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        request(addr, &method, &path, &headers, body.as_deref())
+    })
+    .await
+    .expect("the HTTP thread");
+    let (status, body) = answer.unwrap_or_else(|e| panic!("{what}: {e}"));
+    (status, json(&body))
 }
 
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;

@@ -2,6 +2,7 @@
 //! table, queues (with dead-letter queues) and management API stand-in.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_lambda_events::apigw::{
@@ -18,6 +19,7 @@ use shared::{App, Config};
 
 use crate::mgmt::Mgmt;
 use crate::moto::moto;
+use crate::wait::wait_until;
 
 pub const SECRET: &str = "test-secret";
 pub const API_KEY: &str = "test-api-key";
@@ -416,13 +418,11 @@ impl TestEnv {
     /// Drains the events queue through the worker and the deliveries queue
     /// through the sender until both are empty.
     pub async fn settle(&self) {
-        for _ in 0..200 {
+        wait_until("the queues to settle", Duration::from_secs(30), || async {
             let (w, _) = self.run_worker().await;
             let (s, _) = self.run_sender().await;
-            if w.records.is_empty() && s.records.is_empty() {
-                return;
-            }
-        }
-        panic!("queues did not settle");
+            w.records.is_empty() && s.records.is_empty()
+        })
+        .await;
     }
 }

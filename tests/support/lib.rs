@@ -5,8 +5,13 @@ pub mod contract;
 pub mod env;
 pub mod mgmt;
 pub mod moto;
+pub mod process;
 pub mod stack;
+pub mod temp;
+pub mod wait;
 
 pub use env::*;
 pub use mgmt::{Fault, Mgmt};
 pub use moto::{moto, moto_data};
+pub use temp::TestDir;
+pub use wait::{wait_for, wait_until};

@@ -1,13 +1,15 @@
 //! A moto server for the tests: started once per test binary on a free port,
 //! killed when the test process exits.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::client::request;
+use crate::wait::wait_until_blocking;
 
 pub struct Moto {
     pub addr: SocketAddr,
@@ -92,59 +94,35 @@ fn start() -> Moto {
     }
 }
 
-/// Polls until moto answers, failing loudly if it exits or takes too long.
+/// Waits until moto answers, failing loudly if it exits or takes too long.
 fn wait_ready(addr: SocketAddr, mut child: Option<&mut Child>) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok((200, _)) = http(addr, "GET", "/moto-api/", "") {
-            return;
-        }
-        if let Some(c) = child.as_deref_mut()
-            && let Ok(Some(status)) = c.try_wait()
-        {
-            panic!("moto server exited before it was ready ({status})");
-        }
-        assert!(
-            Instant::now() < deadline,
-            "moto server at {addr} not ready after 60 s"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until_blocking(
+        &format!("moto server at {addr} to answer"),
+        Duration::from_secs(60),
+        || {
+            if let Some(c) = child.as_deref_mut()
+                && let Ok(Some(status)) = c.try_wait()
+            {
+                panic!("moto server exited before it was ready ({status})");
+            }
+            matches!(request(addr, "GET", "/moto-api/", &[], None), Ok((200, _)))
+        },
+    );
 }
 
-/// A minimal HTTP/1.0 exchange, enough for moto's own API.
-pub fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    body: &str,
-) -> std::io::Result<(u16, String)> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    write!(
-        s,
-        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    Ok((status, body))
-}
-
-/// Everything moto recorded (`GET /moto-api/data.json`).
+/// Everything moto recorded (`GET /moto-api/data.json`). moto builds it by
+/// walking every backend, which fails (500) when another test writes at the
+/// same moment: asked again until it answers.
 pub fn moto_data() -> serde_json::Value {
-    let (status, body) =
-        http(moto().addr, "GET", "/moto-api/data.json", "").expect("moto data.json");
-    assert_eq!(status, 200, "{body}");
-    serde_json::from_str(&body).expect("moto data.json is JSON")
+    let mut data = None;
+    wait_until_blocking("moto's data.json", Duration::from_secs(30), || {
+        match request(moto().addr, "GET", "/moto-api/data.json", &[], None) {
+            Ok((200, body)) => data = Some(body),
+            Ok((500, _)) => {}
+            Ok((status, body)) => panic!("moto data.json: {status} {body}"),
+            Err(e) => panic!("moto data.json: {e}"),
+        }
+        data.is_some()
+    });
+    serde_json::from_str(&data.unwrap()).expect("moto data.json is JSON")
 }

@@ -1,22 +1,26 @@
 //! The local stack started in-process on free ports with its own data dir.
 
-use std::path::PathBuf;
+use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
 
 use local::{Options, Running};
 use serde_json::Value;
 
 use crate::client::http;
+use crate::process::LocalProcess;
+use crate::temp::TestDir;
 
-pub fn temp_dir(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("notify-{name}-{}", ulid::Ulid::new()))
+/// A fresh data directory, deleted with the test.
+pub fn temp_dir(name: &str) -> TestDir {
+    TestDir::new(name)
 }
 
-pub fn options(data_dir: PathBuf) -> Options {
+pub fn options(data_dir: &Path) -> Options {
     let mut o = Options::from_env();
     o.http = "127.0.0.1:0".parse().unwrap();
     o.ws = "127.0.0.1:0".parse().unwrap();
-    o.data_dir = data_dir;
+    o.data_dir = data_dir.to_owned();
     o.visibility_timeout = Duration::from_millis(200);
     o.max_receives = 2;
     o.config.jwt_secret = Some(local::DEV_JWT_SECRET.into());
@@ -24,15 +28,64 @@ pub fn options(data_dir: PathBuf) -> Options {
     o
 }
 
-pub async fn start(data_dir: PathBuf) -> Running {
-    local::start(options(data_dir))
-        .await
-        .expect("the local stack starts")
+/// A running stack and the data directory it owns.
+pub struct Stack {
+    // Dropped in this order: the stack before its directory.
+    running: Running,
+    dir: TestDir,
 }
 
-pub async fn token(stack: &Running, user: &str) -> String {
+impl std::ops::Deref for Stack {
+    type Target = Running;
+
+    fn deref(&self) -> &Running {
+        &self.running
+    }
+}
+
+impl Stack {
+    /// Stops the stack and hands its data directory back (to start it again
+    /// on the same data); dropping that deletes it.
+    pub async fn stop(self) -> TestDir {
+        self.running.stop().await;
+        self.dir
+    }
+}
+
+pub async fn start(dir: TestDir) -> Stack {
+    let running = local::start(options(&dir))
+        .await
+        .expect("the local stack starts");
+    Stack { running, dir }
+}
+
+/// Where a local stack, in process or not, answers HTTP.
+pub trait HttpAddr {
+    fn http_addr(&self) -> SocketAddr;
+}
+
+impl HttpAddr for Running {
+    fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+}
+
+impl HttpAddr for Stack {
+    fn http_addr(&self) -> SocketAddr {
+        self.running.http_addr
+    }
+}
+
+impl HttpAddr for LocalProcess {
+    fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+}
+
+/// A token from the stack's `/dev/token` (`user` as it goes in a query).
+pub async fn token(stack: &impl HttpAddr, user: &str) -> String {
     let (status, body) = http(
-        stack.http_addr,
+        stack.http_addr(),
         "GET",
         &format!("/dev/token?user={user}"),
         &[],
@@ -43,9 +96,9 @@ pub async fn token(stack: &Running, user: &str) -> String {
     body["token"].as_str().unwrap().to_owned()
 }
 
-pub async fn post_event(stack: &Running, event: &Value) -> (u16, Value) {
+pub async fn post_event(stack: &impl HttpAddr, event: &Value) -> (u16, Value) {
     http(
-        stack.http_addr,
+        stack.http_addr(),
         "POST",
         "/events",
         &[
