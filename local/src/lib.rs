@@ -144,11 +144,11 @@ impl Running {
             ..
         } = self;
         drop((app, events, deliveries, outbox, gateway));
-        // Every task has ended and dropped what it held, and the queues'
-        // committers hold the database only while committing: this is the
-        // last handle, and the database closes as it drops here.
-        if !embedded.is_last_handle() {
-            tracing::warn!("the database is still open elsewhere after stop");
+        // Every task has ended; work they started off the async threads
+        // (a store call whose caller was cancelled) may still hold the
+        // database for a moment: wait for it to close, woken by the close.
+        if !embedded.close(Duration::from_secs(10)).await {
+            tracing::warn!("the database was still open 10 s after stop");
         }
     }
 }

@@ -126,7 +126,7 @@ pub fn scan<T: DeserializeOwned>(
 pub type Def = TableDefinition<'static, &'static str, &'static [u8]>;
 
 pub async fn write<T: Send + 'static>(
-    db: &Arc<Database>,
+    db: &Arc<super::Db>,
     def: Def,
     durable: bool,
     f: impl FnOnce(&mut redb::Table<&'static str, &'static [u8]>) -> Result<T, StoreError>
@@ -152,7 +152,7 @@ pub async fn write<T: Send + 'static>(
 }
 
 pub async fn read<T: Send + 'static>(
-    db: &Arc<Database>,
+    db: &Arc<super::Db>,
     def: Def,
     f: impl FnOnce(&redb::ReadOnlyTable<&'static str, &'static [u8]>) -> Result<T, StoreError>
     + Send

@@ -16,10 +16,27 @@ pub use store::EmbeddedStore;
 
 use crate::error::StoreError;
 
+/// The redb database, and a signal sent as it closes: the sender drops
+/// just after the database (fields drop in order).
+pub struct Db {
+    db: redb::Database,
+    _on_close: tokio::sync::oneshot::Sender<()>,
+}
+
+impl std::ops::Deref for Db {
+    type Target = redb::Database;
+
+    fn deref(&self) -> &redb::Database {
+        &self.db
+    }
+}
+
 /// One database file for everything embedded.
 #[derive(Clone)]
 pub struct Embedded {
-    db: Arc<redb::Database>,
+    db: Arc<Db>,
+    /// Fires once the database has closed (see [`Embedded::close`]).
+    closed: Arc<std::sync::Mutex<Option<tokio::sync::oneshot::Receiver<()>>>>,
     /// Items of the store's transactions in flight, shared by every handle.
     locks: Arc<store::ItemLocks>,
 }
@@ -39,18 +56,29 @@ impl Embedded {
             .set_cache_size(cache_bytes)
             .create(&path)
             .map_err(|e| StoreError::Backend(format!("open {}: {e}", path.display())))?;
+        let (on_close, closed) = tokio::sync::oneshot::channel();
         let e = Self {
-            db: Arc::new(db),
+            db: Arc::new(Db {
+                db,
+                _on_close: on_close,
+            }),
+            closed: Arc::new(std::sync::Mutex::new(Some(closed))),
             locks: Arc::default(),
         };
         kv::init(&e.db)?;
         Ok(e)
     }
 
-    /// Whether this is the last handle to the database, so that it is closed
-    /// once this one is dropped (and the file can be opened again).
-    pub fn is_last_handle(&self) -> bool {
-        Arc::strong_count(&self.db) == 1
+    /// Drops this handle and waits, at most `within`, until every other
+    /// one is gone too and the database is closed (its file can be opened
+    /// again). Woken by the close itself, not by polling. False on timeout.
+    pub async fn close(self, within: std::time::Duration) -> bool {
+        let closed = self.closed.lock().unwrap_or_else(|e| e.into_inner()).take();
+        drop(self);
+        match closed {
+            Some(rx) => tokio::time::timeout(within, rx).await.is_ok(),
+            None => true,
+        }
     }
 
     pub fn store(&self) -> EmbeddedStore {

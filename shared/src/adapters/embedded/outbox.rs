@@ -4,9 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::Db as Database;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use redb::Database;
 use serde::{Deserialize, Serialize};
 
 use super::kv::{ITEMS, partition, put, read, scan, write};

@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use redb::{Database, Durability, ReadableDatabase, TableDefinition};
+use redb::{Durability, ReadableDatabase, TableDefinition};
+
+use super::Db as Database;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, oneshot};
 

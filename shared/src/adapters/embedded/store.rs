@@ -12,7 +12,9 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use redb::{Database, ReadableTable};
+use redb::ReadableTable;
+
+use super::Db as Database;
 
 use super::kv::{ITEMS, add, get, key, partition, put, remove, scan};
 use crate::adapters::keys::*;
