@@ -174,6 +174,17 @@ impl<T> Store for T where
 /// DynamoDB takes 100 actions per transaction: the page plus the counter.
 pub const MAX_READ_PAGE: usize = 99;
 
+/// For [`Inbox::mark_read_page`] implementations: whether there is anything
+/// to mark, or an error if the page is over [`MAX_READ_PAGE`].
+pub fn check_read_page(ids: &[String]) -> Result<bool, StoreError> {
+    if ids.len() > MAX_READ_PAGE {
+        return Err(StoreError::Backend(format!(
+            "at most {MAX_READ_PAGE} notifications per transaction"
+        )));
+    }
+    Ok(!ids.is_empty())
+}
+
 /// The hour bucket statistics are counted in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct StatsHour(DateTime<Utc>);

@@ -19,8 +19,8 @@ use crate::model::{
     Notification, Page, Retention,
 };
 use crate::ports::{
-    Claims, Connections, Deliveries, Directory, Inbox, MAX_READ_PAGE, NewNotification,
-    PreferenceStore, Recorded, Statistics, StatsHour, TemplateStore, USER_SHARDS,
+    Claims, Connections, Deliveries, Directory, Inbox, NewNotification, PreferenceStore, Recorded,
+    Statistics, StatsHour, TemplateStore, USER_SHARDS, check_read_page,
 };
 use crate::preferences::Preferences;
 use crate::template::TemplateOverride;
@@ -575,13 +575,8 @@ impl Inbox for DynamoStore {
         ids: &[String],
         at: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        if ids.is_empty() {
+        if !check_read_page(ids)? {
             return Ok(0);
-        }
-        if ids.len() > MAX_READ_PAGE {
-            return Err(StoreError::Backend(format!(
-                "at most {MAX_READ_PAGE} notifications per transaction"
-            )));
         }
         let pk = user_pk(user_id);
         let mut actions = ids

@@ -25,8 +25,8 @@ use crate::model::{
     Notification, Page, Retention,
 };
 use crate::ports::{
-    Claims, Connections, Deliveries, Directory, Inbox, MAX_READ_PAGE, NewNotification,
-    PreferenceStore, Recorded, Statistics, StatsHour, TemplateStore, USER_SHARDS,
+    Claims, Connections, Deliveries, Directory, Inbox, NewNotification, PreferenceStore, Recorded,
+    Statistics, StatsHour, TemplateStore, USER_SHARDS, check_read_page,
 };
 use crate::preferences::Preferences;
 use crate::template::TemplateOverride;
@@ -177,6 +177,29 @@ fn bump(t: &mut Table, at: DateTime<Utc>, counter: &str) -> Result<(), StoreErro
     let mut counts: HashMap<String, i64> = get(t, &k)?.unwrap_or_default();
     *counts.entry(counter.to_owned()).or_default() += 1;
     put(t, &k, &counts)
+}
+
+/// One page of the notifications in `[start, end)` that `keep` accepts,
+/// reading one more to know whether a next page exists.
+fn notification_page(
+    t: &impl redb::ReadableTable<&'static str, &'static [u8]>,
+    (start, end): (&str, &str),
+    reverse: bool,
+    limit: usize,
+    keep: impl Fn(&Notification) -> bool,
+) -> Result<Page, StoreError> {
+    let items = scan(
+        t,
+        start,
+        end,
+        reverse,
+        |_, n: &Notification| keep(n),
+        limit + 1,
+    )?
+    .into_iter()
+    .map(|(_, n)| n)
+    .collect();
+    Ok(Page::from_overfetch(items, limit))
 }
 
 fn register_user(t: &mut Table, user: &str) -> Result<(), StoreError> {
@@ -339,18 +362,9 @@ impl Inbox for EmbeddedStore {
         let start = key(&pk, &notif_after(after));
         let now = Utc::now();
         read(&self.db, ITEMS, move |t| {
-            let items: Vec<Notification> = scan(
-                t,
-                &start,
-                &key(&pk, NOTIF_END),
-                false,
-                |_, n: &Notification| !n.expired(now),
-                limit + 1,
-            )?
-            .into_iter()
-            .map(|(_, n)| n)
-            .collect();
-            Ok(Page::from_overfetch(items, limit))
+            notification_page(t, (&start, &key(&pk, NOTIF_END)), false, limit, |n| {
+                !n.expired(now)
+            })
         })
         .await
     }
@@ -369,18 +383,9 @@ impl Inbox for EmbeddedStore {
         };
         let now = Utc::now();
         read(&self.db, ITEMS, move |t| {
-            let items: Vec<Notification> = scan(
-                t,
-                &key(&pk, NOTIF_PREFIX),
-                &end,
-                true,
-                |_, n: &Notification| (!unread_only || !n.read) && !n.expired(now),
-                limit + 1,
-            )?
-            .into_iter()
-            .map(|(_, n)| n)
-            .collect();
-            Ok(Page::from_overfetch(items, limit))
+            notification_page(t, (&key(&pk, NOTIF_PREFIX), &end), true, limit, |n| {
+                (!unread_only || !n.read) && !n.expired(now)
+            })
         })
         .await
     }
@@ -421,13 +426,8 @@ impl Inbox for EmbeddedStore {
         ids: &[String],
         at: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        if ids.is_empty() {
+        if !check_read_page(ids)? {
             return Ok(0);
-        }
-        if ids.len() > MAX_READ_PAGE {
-            return Err(StoreError::Backend(format!(
-                "at most {MAX_READ_PAGE} notifications per transaction"
-            )));
         }
         let pk = user_pk(user_id);
         let items: Vec<(String, DateTime<Utc>)> = ids
