@@ -1,12 +1,12 @@
 //! Faults over moto server: duplicates in bulk, poison in every batch,
 //! a mail provider that fails then recovers, stale connection rows.
 
-use std::io::Write;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use integration::logs::Logs;
 use integration::*;
 use serde_json::json;
 use shared::error::MailError;
@@ -77,29 +77,9 @@ async fn the_same_event_300_times_at_once_gives_one_notification_and_one_push_pe
     );
 }
 
-#[derive(Clone, Default)]
-struct Log(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Log {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn one_poison_message_in_every_batch_lands_in_the_dlq_with_its_reason_logged() {
-    let log = Log::default();
-    let writer = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-
+    let logs = Logs::capture();
     let env = TestEnv::new().await;
     for batch in 0..5 {
         let msgs: Vec<OutMessage> = (0..10)
@@ -144,7 +124,7 @@ async fn one_poison_message_in_every_batch_lands_in_the_dlq_with_its_reason_logg
     }
     assert_eq!(dead.len(), 5, "{dead:?}");
     assert!(dead.iter().all(|b| b.contains("evt_poison_")));
-    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert!(
         text.contains("poison message")
             && text.contains("occurredAt: must be an RFC 3339 timestamp"),

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use integration::client::{Client, http, request};
+use integration::client::{Client, http, try_http};
 use integration::process::LocalProcess;
 use integration::stack::token;
 use integration::{TestDir, wait_for};
@@ -38,19 +38,20 @@ async fn sigkill_mid_load_loses_no_accepted_event() {
     let mut stack = LocalProcess::start(&dir, &[], &[]).await;
     let addr = stack.http_addr;
 
-    // Post from a thread, one event after the other; the main flow pulls the
-    // plug once KILL_AFTER of the POSTS are accepted, with work still queued.
+    // Post in a task of its own, one event after the other; the main flow
+    // pulls the plug once KILL_AFTER of the POSTS are accepted, with work
+    // still queued.
     const POSTS: usize = 400;
     const KILL_AFTER: usize = 100;
     let (reached, kill_now) = tokio::sync::oneshot::channel();
-    let poster = tokio::task::spawn_blocking(move || {
+    let poster = tokio::spawn(async move {
         let mut reached = Some(reached);
         let mut accepted: HashMap<String, String> = HashMap::new();
         for i in 0..POSTS {
             let user = format!("u{}", i % 8);
             let id = format!("evt_crash_{i}");
             let body = json!({"id": id, "type": "order.created", "userId": user, "occurredAt": "2026-11-27T10:00:00Z", "data": {"orderId": format!("o_{i}")}}).to_string();
-            match request(
+            let answer = try_http(
                 addr,
                 "POST",
                 "/events",
@@ -59,7 +60,9 @@ async fn sigkill_mid_load_loses_no_accepted_event() {
                     ("content-type", "application/json"),
                 ],
                 Some(&body),
-            ) {
+            )
+            .await;
+            match answer {
                 Ok((202, _)) => {
                     accepted.insert(id, user);
                     if accepted.len() == KILL_AFTER

@@ -2,29 +2,27 @@
 //! client of the tests, for the local stack and moto alike) and WebSockets
 //! through tokio-tungstenite.
 
-use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
-/// One HTTP/1.0 exchange on a new connection, blocking: the status and the
-/// raw body. An error when the server cannot be reached or hangs up (a
-/// killed process), or does not answer within 30 s.
-pub fn request(
+/// One HTTP/1.0 exchange on a new connection: the status and the raw body.
+/// An error when the server cannot be reached or hangs up (a killed
+/// process), or does not answer within 30 s.
+pub async fn try_http(
     addr: SocketAddr,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
     body: Option<&str>,
 ) -> std::io::Result<(u16, String)> {
-    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(10))?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))?;
     let body = body.unwrap_or_default();
     let mut req = format!(
         "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {}\r\n",
@@ -35,9 +33,21 @@ pub fn request(
     }
     req.push_str("\r\n");
     req.push_str(body);
-    s.write_all(req.as_bytes())?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
+    let exchange = async {
+        let mut s = TcpStream::connect(addr).await?;
+        s.write_all(req.as_bytes()).await?;
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).await?;
+        Ok::<_, std::io::Error>(raw)
+    };
+    let raw = tokio::time::timeout(Duration::from_secs(30), exchange)
+        .await
+        .map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no answer from {addr} in 30 s"),
+            )
+        })??;
     let text = String::from_utf8_lossy(&raw);
     let (head, body) = text.split_once("\r\n\r\n").ok_or_else(|| {
         std::io::Error::new(
@@ -53,18 +63,8 @@ pub fn request(
     Ok((status, body.to_owned()))
 }
 
-/// A body as JSON: `Null` when empty, the text itself when it is not JSON.
-pub fn json(body: &str) -> Value {
-    if body.trim().is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.to_owned()))
-    }
-}
-
-/// [`request`] from async code (on a blocking thread, so concurrent calls
-/// run at once): the status and the body as [`json`]. Panics when there is
-/// no answer.
+/// [`try_http`] for async tests: the status and the body as [`json`].
+/// Panics when there is no answer.
 pub async fn http(
     addr: SocketAddr,
     method: &str,
@@ -72,23 +72,41 @@ pub async fn http(
     headers: &[(&str, &str)],
     body: Option<&str>,
 ) -> (u16, Value) {
-    let what = format!("{method} http://{addr}{path}");
-    let (method, path, body) = (method.to_owned(), path.to_owned(), body.map(str::to_owned));
-    let headers: Vec<(String, String)> = headers
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    let answer = tokio::task::spawn_blocking(move || {
-        let headers: Vec<(&str, &str)> = headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        request(addr, &method, &path, &headers, body.as_deref())
-    })
-    .await
-    .expect("the HTTP thread");
-    let (status, body) = answer.unwrap_or_else(|e| panic!("{what}: {e}"));
+    let (status, body) = try_http(addr, method, path, headers, body)
+        .await
+        .unwrap_or_else(|e| panic!("{method} http://{addr}{path}: {e}"));
     (status, json(&body))
+}
+
+/// [`try_http`] from code that is not async (starting moto, a poster
+/// thread), also when called from inside a runtime: it runs on a thread of
+/// its own with a runtime of its own.
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> std::io::Result<(u16, String)> {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(try_http(addr, method, path, headers, body))
+        })
+        .join()
+        .expect("the HTTP thread")
+    })
+}
+
+/// A body as JSON: `Null` when empty, the text itself when it is not JSON.
+pub fn json(body: &str) -> Value {
+    if body.trim().is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.to_owned()))
+    }
 }
 
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
