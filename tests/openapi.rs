@@ -148,7 +148,34 @@ fn the_template_keeps_secrets_out_of_environments() {
     }
     let r = resource(&t, "OrderEventsFunction");
     assert!(r.contains("EVENTS_API_KEY_ARN: !Ref EventsApiKeyValue"));
-    assert!(r.contains("Resource: !Ref EventsApiKeyValue"));
+    // Each may read exactly its own secret.
+    assert!(r.contains("Resource: !Ref EventsApiKeyValue"), "{r}");
+    assert!(!r.contains("JwtSecretValue"), "{r}");
+    for f in ["WsConnectFunction", "ApiFunction"] {
+        let r = resource(&t, f);
+        assert!(r.contains("Resource: !Ref JwtSecretValue"), "{r}");
+        assert!(!r.contains("EventsApiKeyValue"), "{r}");
+    }
+    for f in [
+        "WsDisconnectFunction",
+        "WsMessageFunction",
+        "WorkerFunction",
+        "SenderFunction",
+    ] {
+        assert!(
+            !resource(&t, f).contains("secretsmanager:"),
+            "{f} reads no secret"
+        );
+    }
+    // The secret values go only into the secrets.
+    for param in ["!Ref JwtSecret", "!Ref EventsApiKey"] {
+        let uses: Vec<&str> = t
+            .lines()
+            .filter(|l| l.trim_end().ends_with(param))
+            .map(str::trim)
+            .collect();
+        assert_eq!(uses, [format!("SecretString: {param}")], "{param}");
+    }
     assert!(resource(&t, "JwtSecretValue").contains("AWS::SecretsManager::Secret"));
     assert!(resource(&t, "EventsApiKeyValue").contains("AWS::SecretsManager::Secret"));
 }
@@ -190,7 +217,22 @@ fn the_template_deploys_routes_logs_at_its_level_and_alarms_someone() {
         ses_resource.contains(":identity/${SesIdentity}"),
         "SES scoped to the identity: {ses_resource}"
     );
-    assert!(resource(&t, "AlarmTopic").contains("Condition: CreateAlarmTopic"));
+    let topic = resource(&t, "AlarmTopic");
+    assert!(topic.contains("Condition: CreateAlarmTopic"), "{topic}");
+    // CloudWatch cannot publish to a topic under the AWS managed key: its
+    // key policy, which cannot be changed, does not let CloudWatch use it.
+    assert!(
+        !topic
+            .lines()
+            .any(|l| l.trim().starts_with("KmsMasterKeyId: alias/aws/sns")),
+        "{topic}"
+    );
+    let subscription = resource(&t, "AlarmEmailSubscription");
+    assert!(
+        subscription.contains("Condition: SubscribeAlarmEmail")
+            && subscription.contains("Endpoint: !Ref AlarmEmail"),
+        "{subscription}"
+    );
     for a in ["EventsDeadLetterAlarm", "DeliveriesDeadLetterAlarm"] {
         assert!(
             resource(&t, a).contains(
@@ -199,66 +241,320 @@ fn the_template_deploys_routes_logs_at_its_level_and_alarms_someone() {
             "{a} notifies a topic whether or not one is given"
         );
     }
+    // The Outputs entry, after the resource of the same name.
+    let output = &t[t.find("\nOutputs:").expect("Outputs")..];
+    assert!(
+        resource(output, "AlarmTopic")
+            .contains("Value: !If [HasAlarmTopic, !Ref AlarmTopicArn, !Ref AlarmTopic]"),
+        "the topic the alarms use is an output"
+    );
 }
 
-/// A function binary, built if needed, from the target directory this test
-/// binary lives in.
+/// Every `LogLevel` the template offers must mean the same to Lambda's
+/// `ApplicationLogLevel` and to the functions' logger: lambda_runtime reads
+/// AWS_LAMBDA_LOG_LEVEL with `LevelFilter::from_str` and silently falls back
+/// to INFO on a value it does not know (FATAL).
+#[test]
+fn every_log_level_the_template_offers_is_one_the_functions_understand() {
+    use std::str::FromStr;
+    use tracing_subscriber::filter::LevelFilter;
+    let t = template();
+    let param = resource(&t, "LogLevel");
+    let allowed = param
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("AllowedValues:"))
+        .unwrap_or_else(|| panic!("LogLevel has AllowedValues:\n{param}"));
+    let values: Vec<&str> = allowed
+        .trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .split(',')
+        .map(str::trim)
+        .collect();
+    assert!(
+        values.contains(&"DEBUG") && values.contains(&"INFO"),
+        "{values:?}"
+    );
+    let default = param
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Default:"))
+        .map(str::trim);
+    assert!(
+        default.is_some_and(|d| values.contains(&d)),
+        "LogLevel's default {default:?} is one of {values:?}"
+    );
+    for v in values {
+        assert!(
+            ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"].contains(&v),
+            "{v} is not a Lambda ApplicationLogLevel"
+        );
+        assert!(
+            LevelFilter::from_str(v).is_ok(),
+            "LogLevel {v}: lambda_runtime would not understand it and log at INFO"
+        );
+    }
+    // RUST_LOG, when set, replaces AWS_LAMBDA_LOG_LEVEL in lambda_runtime's
+    // subscriber: no function may get it.
+    assert!(
+        !t.lines()
+            .any(|l| !l.trim_start().starts_with('#') && l.contains("RUST_LOG")),
+        "RUST_LOG in the template overrides LogLevel"
+    );
+    // What every function gets: Lambda turns it into AWS_LAMBDA_LOG_LEVEL.
+    let globals = resource(&t, "Function");
+    assert!(
+        globals.contains("ApplicationLogLevel: !Ref LogLevel"),
+        "{globals}"
+    );
+    assert!(globals.contains("LogFormat: JSON"), "{globals}");
+}
+
+/// A function binary from the target directory this test binary was built
+/// in (`<target>/<profile>/deps/suite-…` → `<target>/<profile>/NAME`,
+/// whatever `CARGO_TARGET_DIR` is), built first with `cargo build -p NAME`
+/// (a no-op when it is fresh), as `support::process::local_binary` does for
+/// the local stack.
 fn function_binary(name: &str) -> std::path::PathBuf {
     use std::path::Path;
     let exe = std::env::current_exe().expect("the test binary's path");
     let profile_dir = exe
         .parent()
         .and_then(Path::parent)
-        .expect("<target>/<profile>/deps");
+        .expect("the test binary lives in <target>/<profile>/deps");
+    let target_dir = profile_dir.parent().expect("<target>/<profile>");
     let bin = profile_dir.join(name);
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
-    let built = std::process::Command::new(cargo)
-        .args(["build", "--quiet", "-p", name])
+    let mut cmd = std::process::Command::new(cargo);
+    cmd.args(["build", "--quiet", "-p", name, "--bin", name])
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .env("CARGO_TARGET_DIR", profile_dir.parent().expect("<target>"))
-        .status();
+        .env("CARGO_TARGET_DIR", target_dir);
+    match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") => {}
+        Some("release") => {
+            cmd.arg("--release");
+        }
+        Some(other) => {
+            cmd.args(["--profile", other]);
+        }
+        None => panic!("no profile directory in {}", exe.display()),
+    }
+    let built = cmd.status();
     assert!(
         bin.is_file(),
         "no {} and `cargo build -p {name}` could not build it ({built:?})",
         bin.display()
     );
+    if !matches!(built, Ok(s) if s.success()) {
+        eprintln!(
+            "warning: `cargo build -p {name}` failed ({built:?}); using the {} already there",
+            bin.display()
+        );
+    }
     bin
 }
 
-/// What `LogLevel` becomes in Lambda (AWS_LAMBDA_LOG_LEVEL) decides whether
-/// a function's debug lines appear: run a real function binary at DEBUG and
-/// at INFO. It logs its cold start at debug, then finds no runtime API.
-#[test]
-fn debug_logs_appear_only_when_the_level_says_debug() {
-    let bin = function_binary("order-events");
-    let run = |level: &str| {
-        let out = std::process::Command::new(&bin)
-            .env_clear()
-            .env("AWS_LAMBDA_LOG_LEVEL", level)
-            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-            .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
-            .env("AWS_LAMBDA_FUNCTION_NAME", "order-events")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ACCESS_KEY_ID", "x")
-            .env("AWS_SECRET_ACCESS_KEY", "x")
-            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-            .env("EVENTS_API_KEY", "k".repeat(24))
-            .output()
-            .expect("run order-events");
-        String::from_utf8_lossy(&out.stdout).into_owned()
+/// The request id the stand-in runtime API hands out.
+const REQUEST_ID: &str = "5b2f9e6e-0c47-4d1b-9d55-1f1e2a3b4c5d";
+
+/// A minimal Lambda Runtime API on 127.0.0.1: the first
+/// `GET /2018-06-01/runtime/invocation/next` gets `event`, later ones wait
+/// forever (as Lambda freezes an idle function); every POST (the answer, or
+/// an error report) is sent to the receiver as (path, body).
+async fn runtime_api(
+    event: bytes::Bytes,
+) -> (
+    std::net::SocketAddr,
+    tokio::sync::mpsc::UnboundedReceiver<(String, bytes::Bytes)>,
+) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use http_body_util::{BodyExt, Full};
+    use hyper::{Method, Request, Response, body::Incoming, server::conn::http1};
+    use hyper_util::rt::TokioIo;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the runtime API");
+    let addr = listener.local_addr().expect("its address");
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let handed_out = Arc::new(AtomicBool::new(false));
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (tx, event, handed_out) = (tx.clone(), event.clone(), handed_out.clone());
+            let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let (tx, event, handed_out) = (tx.clone(), event.clone(), handed_out.clone());
+                async move {
+                    let path = req.uri().path().to_owned();
+                    if req.method() == Method::GET && path == "/2018-06-01/runtime/invocation/next"
+                    {
+                        if handed_out.swap(true, Ordering::SeqCst) {
+                            std::future::pending::<()>().await;
+                        }
+                        let deadline = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .expect("after 1970")
+                            .as_millis()
+                            + 60_000;
+                        return Ok::<_, std::convert::Infallible>(
+                            Response::builder()
+                                .header("content-type", "application/json")
+                                .header("lambda-runtime-aws-request-id", REQUEST_ID)
+                                .header("lambda-runtime-deadline-ms", deadline.to_string())
+                                .header(
+                                    "lambda-runtime-invoked-function-arn",
+                                    "arn:aws:lambda:us-east-1:123456789012:function:order-events",
+                                )
+                                .header(
+                                    "lambda-runtime-trace-id",
+                                    "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1",
+                                )
+                                .body(Full::new(event))
+                                .expect("a response"),
+                        );
+                    }
+                    let body = req
+                        .into_body()
+                        .collect()
+                        .await
+                        .map(|b| b.to_bytes())
+                        .unwrap_or_default();
+                    let _ = tx.send((path, body));
+                    Ok(Response::builder()
+                        .status(202)
+                        .header("content-type", "application/json")
+                        .body(Full::new(bytes::Bytes::from_static(b"{\"status\":\"OK\"}")))
+                        .expect("a response"))
+                }
+            });
+            tokio::spawn(async move {
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    (addr, rx)
+}
+
+/// Runs the order-events binary against its own runtime API with
+/// AWS_LAMBDA_LOG_LEVEL = `level` (what Lambda sets from `LogLevel`) and
+/// JSON logs, hands it one valid `POST /events` (events/order-events.json)
+/// whose queue is unreachable, and returns its answer and everything it
+/// printed (stdout and stderr).
+async fn invoke_order_events_at(level: &str) -> (serde_json::Value, String) {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+
+    static BIN: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    let bin = BIN.get_or_init(|| function_binary("order-events"));
+    let event = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../events/order-events.json"
+    ))
+    .expect("events/order-events.json");
+    let (api, mut answers) = runtime_api(event.into()).await;
+    let mut child = Command::new(bin)
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", api.to_string())
+        .env("AWS_LAMBDA_LOG_LEVEL", level)
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .env("AWS_LAMBDA_FUNCTION_NAME", "order-events")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "test-secret")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        // Nothing listens there: nothing leaves this machine.
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("EVENTS_QUEUE_URL", "http://127.0.0.1:9/123456789012/events")
+        .env("EVENTS_API_KEY", "local-dev-key")
+        .env("TABLE_NAME", "notify")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run {}: {e}", bin.display()));
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = r.read_to_string(&mut s);
+            s
+        })
     };
-    let debug = run("DEBUG");
+    let out = drain(Box::new(child.stdout.take().expect("stdout")));
+    let err = drain(Box::new(child.stderr.take().expect("stderr")));
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(60), answers.recv()).await;
+    let _ = child.kill();
+    let status = child.wait();
+    let logs = format!(
+        "{}{}",
+        out.join().unwrap_or_default(),
+        err.join().unwrap_or_default()
+    );
+    let (path, body) = match answer {
+        Ok(Some(a)) => a,
+        other => {
+            panic!("order-events at {level} answered nothing ({other:?}, {status:?}):\n{logs}")
+        }
+    };
+    assert_eq!(
+        path,
+        format!("/2018-06-01/runtime/invocation/{REQUEST_ID}/response"),
+        "order-events at {level} reported an error instead of answering:\n{}\n{logs}",
+        String::from_utf8_lossy(&body)
+    );
+    let answer = serde_json::from_slice(&body).unwrap_or_else(|e| {
+        panic!(
+            "answer is not JSON ({e}): {}",
+            String::from_utf8_lossy(&body)
+        )
+    });
+    (answer, logs)
+}
+
+/// What `LogLevel` becomes in Lambda (AWS_LAMBDA_LOG_LEVEL) decides whether
+/// a function's debug lines appear: a real function binary handles one
+/// invocation at DEBUG and at INFO.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debug_logs_appear_only_when_the_level_says_debug() {
+    let level_of = |l: &str| {
+        serde_json::from_str::<serde_json::Value>(l)
+            .ok()
+            .and_then(|v| v["level"].as_str().map(str::to_owned))
+    };
+
+    let (answer, debug) = invoke_order_events_at("DEBUG").await;
+    // The queue is unreachable: the event is refused, so that it is retried.
+    assert_eq!(answer["statusCode"], 503, "{answer}");
     assert!(
         debug
             .lines()
-            .any(|l| l.contains("\"level\":\"DEBUG\"") && l.contains("cold start")),
+            .any(|l| level_of(l).as_deref() == Some("DEBUG")),
         "no debug line at DEBUG:\n{debug}"
     );
-    let info = run("INFO");
+    // Logged while handling the invocation, in lambda_runtime's span that
+    // carries the request id, not only at cold start.
+    assert!(
+        debug
+            .lines()
+            .any(|l| level_of(l).as_deref() == Some("DEBUG") && l.contains(REQUEST_ID)),
+        "no debug line from the invocation at DEBUG:\n{debug}"
+    );
+
+    let (answer, info) = invoke_order_events_at("INFO").await;
+    assert_eq!(answer["statusCode"], 503, "{answer}");
     assert!(
         !info.contains("\"level\":\"DEBUG\""),
         "debug lines at INFO:\n{info}"
+    );
+    // It does log at INFO (the failed enqueue), so the silence above is the
+    // level's doing, not lost output.
+    assert!(
+        info.lines()
+            .any(|l| level_of(l).as_deref() == Some("ERROR") && l.contains(REQUEST_ID)),
+        "no error line at INFO:\n{info}"
     );
 }
