@@ -36,10 +36,20 @@ pub fn notification(id: &str, event_id: &str) -> Notification {
 pub async fn add(store: &dyn Store, user: &str, event_id: &str) -> Notification {
     let id = shared::ids::new_id();
     let n = notification(&id, event_id);
+    store_through_claim(store, user, event_id, n).await
+}
+
+/// Records `n` for `user` under a fresh claim of `event_id`, as the worker does.
+async fn store_through_claim(
+    store: &dyn Store,
+    user: &str,
+    event_id: &str,
+    n: Notification,
+) -> Notification {
     let claim = EventClaim {
         event_id: event_id.into(),
         user_id: user.into(),
-        notification_id: id.try_into().expect("a ULID"),
+        notification_id: n.id.clone(),
         created_at: n.created_at,
         claimed_at: n.created_at,
         dispatched: false,
@@ -383,23 +393,7 @@ pub async fn add_aged(
     let id = ulid::Ulid::from_parts(created.timestamp_millis() as u64, rand_bits()).to_string();
     let mut n = notification(&id, event_id);
     n.created_at = created;
-    let claim = EventClaim {
-        event_id: event_id.into(),
-        user_id: user.into(),
-        notification_id: id.try_into().expect("a ULID"),
-        created_at: created,
-        claimed_at: created,
-        dispatched: false,
-    };
-    store
-        .record_notification(&NewNotification {
-            claim,
-            kind: n.kind,
-            notification: Some(n.clone()),
-        })
-        .await
-        .unwrap();
-    n
+    store_through_claim(store, user, event_id, n).await
 }
 
 fn rand_bits() -> u128 {
