@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use integration::client::{Client, http};
-use integration::stack::{post_event, start, temp_dir, token};
+use integration::stack::{admin_token, post_event, start, temp_dir, token};
 use integration::{order_event, wait_for, wait_until};
 use serde_json::json;
 
@@ -92,17 +92,7 @@ async fn an_offline_client_catches_up_by_sync() {
 async fn a_restart_keeps_the_inbox_preferences_and_templates() {
     let stack = start(temp_dir("restart")).await;
     let t = token(&stack, "dora").await;
-    let admin = {
-        let (_, b) = http(
-            stack.http_addr,
-            "GET",
-            "/dev/token?user=root&role=admin",
-            &[],
-            None,
-        )
-        .await;
-        b["token"].as_str().unwrap().to_owned()
-    };
+    let admin = admin_token(&stack, "root").await;
     let auth = format!("Bearer {t}");
     let admin_auth = format!("Bearer {admin}");
     post_event(&stack, &order_event("evt_keep_1", "dora")).await;
@@ -451,16 +441,7 @@ async fn sms_lands_in_the_outbox_beside_email() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_big_sync_is_split_under_the_message_limit() {
     let stack = start(temp_dir("bigsync")).await;
-    let (status, body) = http(
-        stack.http_addr,
-        "GET",
-        "/dev/token?user=root&role=admin",
-        &[],
-        None,
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    let admin = format!("Bearer {}", body["token"].as_str().unwrap());
+    let admin = format!("Bearer {}", admin_token(&stack, "root").await);
     // 60 notifications of about 3 KB each: 180 KB in one reply otherwise.
     let message = "é".repeat(1500);
     for i in 0..60 {

@@ -84,10 +84,19 @@ impl HttpAddr for LocalProcess {
 
 /// A token from the stack's `/dev/token` (`user` as it goes in a query).
 pub async fn token(stack: &impl HttpAddr, user: &str) -> String {
+    dev_token(stack, &format!("user={user}")).await
+}
+
+/// A token for `user` with the admin role.
+pub async fn admin_token(stack: &impl HttpAddr, user: &str) -> String {
+    dev_token(stack, &format!("user={user}&role=admin")).await
+}
+
+async fn dev_token(stack: &impl HttpAddr, query: &str) -> String {
     let (status, body) = http(
         stack.http_addr(),
         "GET",
-        &format!("/dev/token?user={user}"),
+        &format!("/dev/token?{query}"),
         &[],
         None,
     )
