@@ -19,6 +19,7 @@ pub mod model;
 pub mod ports;
 pub mod preferences;
 pub mod protocol;
+pub mod quotas;
 pub mod template;
 #[cfg(feature = "embedded")]
 pub mod testing;

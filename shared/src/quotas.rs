@@ -1,0 +1,50 @@
+//! The capacity this design runs at: the limits it sets on itself (held equal
+//! to infra/template.yaml by a test, and enforced by the local stack's
+//! `--aws-quotas`) and AWS's default quotas it is built against.
+
+/// Event source mapping `ScalingConfig.MaximumConcurrency` of the worker on the
+/// events queue: order events never take more of the region's Lambda pool.
+pub const EVENTS_MAX_CONCURRENCY: u32 = 50;
+/// The same for the worker on the broadcast queue: one invocation per
+/// directory shard at most, so a broadcast cannot starve order events.
+pub const BROADCAST_MAX_CONCURRENCY: u32 = 32;
+/// The same for the sender on the deliveries queue.
+pub const DELIVERIES_MAX_CONCURRENCY: u32 = 100;
+
+/// Reserved concurrency of the WebSocket functions: a backlog elsewhere can
+/// never throttle `$connect`, and these can never take the whole pool.
+pub const WS_CONNECT_RESERVED: u32 = 50;
+pub const WS_DISCONNECT_RESERVED: u32 = 25;
+pub const WS_MESSAGE_RESERVED: u32 = 50;
+
+/// The user directory is split over this many partition keys, so a
+/// broadcast reads them in parallel and no key takes every user's write.
+pub const DIRECTORY_SHARDS: u32 = 32;
+/// Users per broadcast page (one Query of a directory shard).
+pub const BROADCAST_PAGE_SIZE: usize = 1000;
+
+/// The table's warm throughput (write units/s) the template asks for: a new
+/// on-demand table starts at 4,000; 40,000 is the default per-table quota.
+pub const TABLE_WARM_WRITE_UNITS: u32 = 40_000;
+/// Read units/s likewise (a new table starts at 12,000).
+pub const TABLE_WARM_READ_UNITS: u32 = 12_000;
+
+/// How often the web client pings: just under API Gateway's 10 minute idle timeout.
+pub const CLIENT_PING_SECS: u64 = 9 * 60;
+
+/// AWS's default quotas (per account and region unless said otherwise).
+pub mod aws {
+    /// API Gateway: requests/s shared by every management API call.
+    pub const APIGW_RATE: f64 = 10_000.0;
+    pub const APIGW_BURST: f64 = 5_000.0;
+    /// API Gateway WebSocket: new connections per second.
+    pub const APIGW_NEW_CONNECTIONS: f64 = 500.0;
+    /// DynamoDB: per partition key.
+    pub const PARTITION_WRU: f64 = 1_000.0;
+    pub const PARTITION_RRU: f64 = 3_000.0;
+    /// DynamoDB: a new on-demand table.
+    pub const TABLE_WRU: f64 = 4_000.0;
+    pub const TABLE_RRU: f64 = 12_000.0;
+    /// Lambda: concurrent executions per region.
+    pub const LAMBDA_CONCURRENCY: u32 = 1_000;
+}
