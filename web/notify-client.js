@@ -29,7 +29,7 @@ const DEFAULTS = {
   tokenIn: "subprotocol", // or "query"
   minDelayMs: 500,
   maxDelayMs: 30000,
-  pingEveryMs: 5 * 60 * 1000, // below API Gateway's 10 minute idle timeout
+  pingEveryMs: 9 * 60 * 1000, // just under API Gateway's 10 minute idle timeout; answered by the gateway (MOCK route), no Lambda
   rememberIds: 2000,
 };
 

@@ -12,9 +12,9 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::tasks::Tracker;
 
-/// How many batches run at once, like a function's concurrency.
-const CONCURRENCY: usize = 16;
-const BATCH: usize = 10;
+/// How many batches run at once without `--aws-quotas`.
+pub const CONCURRENCY: usize = 16;
+pub const BATCH: usize = 10;
 
 fn to_sqs(queue: &str, m: &QueuedMessage) -> SqsMessage {
     let mut s = SqsMessage::default();
@@ -40,8 +40,11 @@ fn to_sqs(queue: &str, m: &QueuedMessage) -> SqsMessage {
     s
 }
 
+/// Polls `queue` with at most `concurrency` batches of `batch` in flight
+/// (the mapping's `MaximumConcurrency` and `BatchSize`).
 pub async fn run<F, Fut>(
     queue: EmbeddedQueue,
+    (concurrency, batch_size): (usize, usize),
     tracker: Tracker,
     handler: F,
     mut stop: watch::Receiver<bool>,
@@ -50,7 +53,7 @@ pub async fn run<F, Fut>(
     Fut: Future<Output = SqsBatchResponse> + Send + 'static,
 {
     let handler = Arc::new(handler);
-    let slots = Arc::new(Semaphore::new(CONCURRENCY));
+    let slots = Arc::new(Semaphore::new(concurrency.max(1)));
     loop {
         if *stop.borrow() {
             return;
@@ -59,7 +62,7 @@ pub async fn run<F, Fut>(
             p = slots.clone().acquire_owned() => p.expect("semaphore open"),
             _ = stop.changed() => return,
         };
-        let batch = match queue.receive(BATCH).await {
+        let batch = match queue.receive(batch_size).await {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(queue = queue.name(), error = %e, "cannot read the queue");

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,6 +21,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::json;
 use shared::App;
 use shared::aws_lambda_events::encodings::Body;
+use shared::quotas::TokenBucket;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::WebSocketStream;
@@ -62,9 +64,46 @@ struct Live {
     user_agent: Option<String>,
 }
 
+/// API Gateway's request-rate quotas, scaled (`--aws-quotas`).
+pub struct Quotas {
+    /// The account's requests/s, shared by every management API call.
+    management: Mutex<TokenBucket>,
+    /// New WebSocket connections per second.
+    connects: Mutex<TokenBucket>,
+    pub management_throttled: AtomicU64,
+    pub connects_throttled: AtomicU64,
+}
+
+impl Quotas {
+    pub fn new(scale: f64) -> Self {
+        use shared::quotas::aws;
+        Self {
+            management: Mutex::new(TokenBucket::new(
+                aws::APIGW_RATE * scale,
+                aws::APIGW_BURST * scale,
+            )),
+            connects: Mutex::new(TokenBucket::new(
+                aws::APIGW_NEW_CONNECTIONS * scale,
+                aws::APIGW_NEW_CONNECTIONS * scale,
+            )),
+            management_throttled: AtomicU64::new(0),
+            connects_throttled: AtomicU64::new(0),
+        }
+    }
+
+    fn allow(bucket: &Mutex<TokenBucket>, refused: &AtomicU64) -> bool {
+        let ok = bucket.lock().expect("bucket").try_take(1.0);
+        if !ok {
+            refused.fetch_add(1, Ordering::Relaxed);
+        }
+        ok
+    }
+}
+
 pub struct Gateway {
     app: Arc<App>,
     limits: Limits,
+    pub quotas: Option<Quotas>,
     domain: String,
     live: Mutex<HashMap<String, Live>>,
     stop: watch::Receiver<bool>,
@@ -92,6 +131,19 @@ fn gone(id: &str) -> Resp {
     )
 }
 
+/// What the template's MOCK `ping` route answers (its integration response).
+pub const PONG: &str = r#"{"event":"pong"}"#;
+
+/// Route selection as the template's: `$request.body.action` is `ping`.
+fn is_ping(frame: &str) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Action<'a> {
+        #[serde(borrow)]
+        action: Option<std::borrow::Cow<'a, str>>,
+    }
+    serde_json::from_str::<Action>(frame).is_ok_and(|a| a.action.as_deref() == Some("ping"))
+}
+
 /// Ids like API Gateway's: 10 random bytes, base64 (URL-safe, so no escaping).
 fn new_connection_id() -> String {
     let random = ulid::Ulid::from_string(&shared::ids::new_id())
@@ -107,10 +159,12 @@ impl Gateway {
         domain: String,
         stop: watch::Receiver<bool>,
         tracker: Tracker,
+        quotas: Option<Quotas>,
     ) -> Arc<Self> {
         Arc::new(Self {
             app,
             limits,
+            quotas,
             domain,
             live: Mutex::new(HashMap::new()),
             stop,
@@ -177,6 +231,15 @@ impl Gateway {
                 .header("sec-websocket-version", "13")
                 .body(Full::new(Bytes::new()))
                 .expect("valid response");
+        }
+        if let Some(q) = &self.quotas
+            && !Quotas::allow(&q.connects, &q.connects_throttled)
+        {
+            return reply(
+                429,
+                json!({"message": "Limit Exceeded"}),
+                Some("LimitExceededException"),
+            );
         }
         let id = new_connection_id();
         let connected_at = Utc::now();
@@ -299,6 +362,14 @@ impl Gateway {
                             let _ = sink.send(close(1009, "Message too big")).await;
                             break;
                         }
+                        if is_ping(t.as_str()) {
+                            // The `ping` route: answered by the gateway itself, as the
+                            // template's MOCK integration does, with no function call.
+                            if sink.send(Message::text(PONG)).await.is_err() {
+                                break;
+                            }
+                            continue;
+                        }
                         self.clone().message(&id, connected_at, peer, t.as_str().to_owned());
                     }
                     Some(Ok(Message::Binary(b))) => {
@@ -393,6 +464,15 @@ impl Gateway {
     }
 
     async fn manage(&self, id: &str, req: Request<Incoming>) -> Resp {
+        if let Some(q) = &self.quotas
+            && !Quotas::allow(&q.management, &q.management_throttled)
+        {
+            return reply(
+                429,
+                json!({"message": "Too Many Requests"}),
+                Some("LimitExceededException"),
+            );
+        }
         match req.method().as_str() {
             "POST" => {
                 let limit = self.limits.max_message_bytes;

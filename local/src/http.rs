@@ -77,6 +77,8 @@ pub struct Site {
     pub outbox: Option<OutboxMailer>,
     pub jwt_secret: Option<String>,
     pub ws_url: String,
+    /// What `--aws-quotas` refused so far, for `/dev/quotas`.
+    pub quotas: Option<crate::QuotaMeters>,
 }
 
 fn json_resp(status: u16, body: serde_json::Value) -> Resp {
@@ -160,6 +162,13 @@ impl Site {
             ("GET", "/dev/token") => self.token(parts.uri.query()),
             ("GET", "/dev/outbox") => self.outbox().await,
             ("GET", "/dev/dlq") => self.dlq().await,
+            ("GET", "/dev/quotas") => match &self.quotas {
+                Some(q) => json_resp(200, q.report()),
+                None => json_resp(
+                    404,
+                    json!({"error": {"code": "not_found", "message": "start with --aws-quotas to emulate AWS's quotas"}}),
+                ),
+            },
             (_, "/events") => {
                 let event = http_event(
                     &parts.method,

@@ -50,6 +50,8 @@ pub struct Options {
     pub visibility_timeout: Duration,
     /// Receives before a message is dead-lettered (SQS maxReceiveCount).
     pub max_receives: u32,
+    /// `--aws-quotas [--quota-scale F]`: AWS's default quotas times F.
+    pub quota_scale: Option<f64>,
 }
 
 impl Options {
@@ -79,6 +81,7 @@ impl Options {
             limits: Limits::default(),
             visibility_timeout: Duration::from_secs(10),
             max_receives: 3,
+            quota_scale: None,
         }
     }
 }
@@ -97,14 +100,51 @@ pub enum StartError {
 }
 
 /// A running stack.
+/// The emulated quotas' meters: what each limit refused.
+#[derive(Clone)]
+pub struct QuotaMeters {
+    pub scale: f64,
+    gateway: Arc<gateway::Gateway>,
+    store: Option<Arc<shared::adapters::embedded::capacity::Capacity>>,
+    /// Each queue's consumer concurrency, as the template's mapping limits scaled.
+    pub concurrency: [(&'static str, usize); 3],
+}
+
+impl QuotaMeters {
+    pub fn report(&self) -> serde_json::Value {
+        let q = self.gateway.quotas.as_ref();
+        let n = |a: Option<&std::sync::atomic::AtomicU64>| {
+            a.map_or(0, |a| a.load(std::sync::atomic::Ordering::Relaxed))
+        };
+        let (wru, rru) = self.store.as_ref().map_or((0, 0), |c| c.consumed());
+        serde_json::json!({
+            "scale": self.scale,
+            "throttled": {
+                "managementApi": n(q.map(|q| &q.management_throttled)),
+                "newConnections": n(q.map(|q| &q.connects_throttled)),
+                "dynamodb": self.store.as_ref().map(|c| c.throttles()),
+            },
+            "consumed": {"writeUnits": wru, "readUnits": rru},
+            "concurrency": self.concurrency.iter().map(|(k, v)| (k.to_string(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
+        })
+    }
+}
+
+/// A mapping's MaximumConcurrency scaled, at least AWS's minimum of 2.
+fn scaled_concurrency(max: u32, scale: f64) -> usize {
+    ((f64::from(max) * scale).floor() as usize).max(2)
+}
+
 pub struct Running {
     pub http_addr: SocketAddr,
     pub ws_addr: SocketAddr,
     pub app: Arc<App>,
     pub events: EmbeddedQueue,
+    pub broadcasts: EmbeddedQueue,
     pub deliveries: EmbeddedQueue,
     pub outbox: Option<OutboxMailer>,
     pub started_in: Duration,
+    pub quotas: Option<QuotaMeters>,
     gateway: Arc<gateway::Gateway>,
     embedded: Embedded,
     stop: watch::Sender<bool>,
@@ -138,12 +178,14 @@ impl Running {
             embedded,
             app,
             events,
+            broadcasts,
             deliveries,
             outbox,
             gateway,
+            quotas,
             ..
         } = self;
-        drop((app, events, deliveries, outbox, gateway));
+        drop((app, events, broadcasts, deliveries, outbox, gateway, quotas));
         // Every task has ended; work they started off the async threads
         // (a store call whose caller was cancelled) may still hold the
         // database for a moment: wait for it to close, woken by the close.
@@ -256,6 +298,15 @@ pub async fn start(mut opts: Options) -> Result<Running, StartError> {
     let embedded = Embedded::open(&opts.data_dir)?;
     let events = embedded.queue("events", opts.visibility_timeout, opts.max_receives)?;
     let deliveries = embedded.queue("deliveries", opts.visibility_timeout, opts.max_receives)?;
+    let broadcasts = embedded.queue("broadcast", opts.visibility_timeout, opts.max_receives)?;
+    let capacity = opts.quota_scale.map(|scale| {
+        use shared::quotas::{TABLE_WARM_READ_UNITS, TABLE_WARM_WRITE_UNITS};
+        embedded.enforce_capacity(shared::adapters::embedded::capacity::Capacity::new(
+            scale,
+            f64::from(TABLE_WARM_WRITE_UNITS),
+            f64::from(TABLE_WARM_READ_UNITS),
+        ))
+    });
     let local_sdk = local_sdk_config();
     // The embedded store has no TTL sweeper of its own: the stack purges.
     let mut purgeable = None;
@@ -313,7 +364,8 @@ pub async fn start(mut opts: Options) -> Result<Running, StartError> {
             mailer,
         )
         .with_sms(Arc::new(sms_outbox.clone()))
-        .with_dead_letters(dead_letters),
+        .with_dead_letters(dead_letters)
+        .with_broadcasts(Arc::new(broadcasts.clone())),
     );
     let outbox = outbox.or(Some(sms_outbox));
 
@@ -325,7 +377,37 @@ pub async fn start(mut opts: Options) -> Result<Running, StartError> {
         ws_addr.to_string(),
         stop_rx.clone(),
         tracker.clone(),
+        opts.quota_scale.map(gateway::Quotas::new),
     );
+    use shared::quotas::{
+        BROADCAST_MAX_CONCURRENCY, DELIVERIES_MAX_CONCURRENCY, EVENTS_MAX_CONCURRENCY,
+    };
+    // Without quotas, as fast as this machine goes; with them, the
+    // template's mapping limits, scaled. Broadcast pages come one a batch.
+    let concurrency = match opts.quota_scale {
+        None => [
+            ("events", consumer::CONCURRENCY),
+            ("broadcast", 4),
+            ("deliveries", consumer::CONCURRENCY),
+        ],
+        Some(f) => [
+            ("events", scaled_concurrency(EVENTS_MAX_CONCURRENCY, f)),
+            (
+                "broadcast",
+                scaled_concurrency(BROADCAST_MAX_CONCURRENCY, f),
+            ),
+            (
+                "deliveries",
+                scaled_concurrency(DELIVERIES_MAX_CONCURRENCY, f),
+            ),
+        ],
+    };
+    let quotas = opts.quota_scale.map(|scale| QuotaMeters {
+        scale,
+        gateway: gateway.clone(),
+        store: capacity.clone(),
+        concurrency,
+    });
     let site = Arc::new(http::Site {
         app: app.clone(),
         events: events.clone(),
@@ -333,9 +415,11 @@ pub async fn start(mut opts: Options) -> Result<Running, StartError> {
         outbox: outbox.clone(),
         jwt_secret,
         ws_url: format!("ws://{ws_addr}"),
+        quotas: quotas.clone(),
     });
 
     let worker_app = app.clone();
+    let broadcast_app = app.clone();
     let sender_app = app.clone();
     let purge_stop = stop_rx.clone();
     let tasks = vec![
@@ -344,6 +428,7 @@ pub async fn start(mut opts: Options) -> Result<Running, StartError> {
         tokio::spawn(site.serve(http_listener, stop_rx.clone(), tracker.clone())),
         tokio::spawn(consumer::run(
             events.clone(),
+            (concurrency[0].1, consumer::BATCH),
             tracker.clone(),
             move |e| {
                 let app = worker_app.clone();
@@ -352,7 +437,18 @@ pub async fn start(mut opts: Options) -> Result<Running, StartError> {
             stop_rx.clone(),
         )),
         tokio::spawn(consumer::run(
+            broadcasts.clone(),
+            (concurrency[1].1, 1),
+            tracker.clone(),
+            move |e| {
+                let app = broadcast_app.clone();
+                async move { shared::handlers::worker::handle(&app, e).await }
+            },
+            stop_rx.clone(),
+        )),
+        tokio::spawn(consumer::run(
             deliveries.clone(),
+            (concurrency[2].1, consumer::BATCH),
             tracker.clone(),
             move |e| {
                 let app = sender_app.clone();
@@ -366,9 +462,11 @@ pub async fn start(mut opts: Options) -> Result<Running, StartError> {
         ws_addr,
         app,
         events,
+        broadcasts,
         deliveries,
         outbox,
         started_in: began.elapsed(),
+        quotas,
         gateway,
         embedded,
         stop,

@@ -23,6 +23,12 @@ OPTIONS:
   --max-connection-secs N  close every connection after N seconds    [7200]
   --retry-after-ms N     visibility timeout of the queues            [10000]
   --max-receives N       receives before a message is dead-lettered  [3]
+  --aws-quotas           behave like an AWS account at its default quotas:
+                         API Gateway 10,000 req/s (burst 5,000) and 500 new
+                         connections/s, DynamoDB 1,000 WRU/3,000 RRU per key
+                         and the table's throughput, the queue mappings'
+                         MaximumConcurrency (see docs/capacity.md)
+  --quota-scale F        those quotas times F, 0 < F <= 1 (implies --aws-quotas) [1]
   -h, --help             this text
 
 ENVIRONMENT (dev defaults in brackets):
@@ -66,6 +72,17 @@ fn parse(mut opts: Options) -> Result<Option<Options>, String> {
                 opts.visibility_timeout = std::time::Duration::from_millis(num(&arg, value(&arg)?)?)
             }
             "--max-receives" => opts.max_receives = num(&arg, value(&arg)?)? as u32,
+            "--aws-quotas" => {
+                opts.quota_scale.get_or_insert(1.0);
+            }
+            "--quota-scale" => {
+                let f: f64 = value(&arg)?
+                    .parse()
+                    .ok()
+                    .filter(|f: &f64| *f > 0.0 && *f <= 1.0)
+                    .ok_or("--quota-scale: a number in (0, 1]")?;
+                opts.quota_scale = Some(f);
+            }
             other => return Err(format!("unknown option `{other}`; see --help")),
         }
     }

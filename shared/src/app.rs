@@ -16,6 +16,9 @@ pub struct App {
     pub config: Config,
     pub store: Arc<dyn Store>,
     pub events: Arc<dyn Queue>,
+    /// Broadcast pages: their own queue and consumer, so a broadcast never
+    /// queues ahead of order events (the events queue when not configured).
+    pub broadcasts: Arc<dyn Queue>,
     pub deliveries: Arc<dyn Queue>,
     pub pusher: Arc<dyn Pusher>,
     pub mailer: Arc<dyn Mailer>,
@@ -43,6 +46,7 @@ impl App {
         Self {
             config,
             store,
+            broadcasts: events.clone(),
             events,
             deliveries,
             pusher,
@@ -53,6 +57,11 @@ impl App {
             templates,
             clock: Arc::new(SystemClock),
         }
+    }
+
+    pub fn with_broadcasts(mut self, broadcasts: Arc<dyn Queue>) -> Self {
+        self.broadcasts = broadcasts;
+        self
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
@@ -70,7 +79,9 @@ impl App {
             log: self.store.as_ref(),
             directory: self.store.as_ref(),
             deliveries: self.deliveries.as_ref(),
-            events: self.events.as_ref(),
+            broadcasts: self.broadcasts.as_ref(),
+            stats: self.store.as_ref(),
+            devices: self.devices(),
             clock: self.clock.as_ref(),
             broadcast_page_size: self.config.broadcast_page_size,
             loopback_http_links: self.config.loopback_http_links,

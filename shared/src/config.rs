@@ -16,6 +16,8 @@ pub struct Config {
     pub table_name: String,
     pub events_queue_url: Option<String>,
     pub deliveries_queue_url: Option<String>,
+    pub broadcast_queue_url: Option<String>,
+    pub broadcast_dlq_url: Option<String>,
     pub events_dlq_url: Option<String>,
     pub deliveries_dlq_url: Option<String>,
     /// `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}`.
@@ -61,6 +63,8 @@ impl Config {
             table_name: get("TABLE_NAME").unwrap_or_else(|| "notifications".into()),
             events_queue_url: get("EVENTS_QUEUE_URL"),
             deliveries_queue_url: get("DELIVERIES_QUEUE_URL"),
+            broadcast_queue_url: get("BROADCAST_QUEUE_URL"),
+            broadcast_dlq_url: get("BROADCAST_DLQ_URL"),
             events_dlq_url: get("EVENTS_DLQ_URL"),
             deliveries_dlq_url: get("DELIVERIES_DLQ_URL"),
             ws_endpoint: get("WS_ENDPOINT"),
@@ -78,8 +82,8 @@ impl Config {
             ),
             broadcast_page_size: get("BROADCAST_PAGE_SIZE")
                 .and_then(|v| v.parse().ok())
-                .filter(|n| (1..=1000).contains(n))
-                .unwrap_or(100),
+                .filter(|n| (1..=crate::quotas::BROADCAST_PAGE_SIZE).contains(n))
+                .unwrap_or(crate::quotas::BROADCAST_PAGE_SIZE),
             batch_concurrency: get("BATCH_CONCURRENCY")
                 .and_then(|v| v.parse().ok())
                 .filter(|n| (1..=100).contains(n))

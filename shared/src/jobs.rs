@@ -116,6 +116,7 @@ mod events_message_tests {
                 kind: EventType::AdminMessage,
                 data: Default::default(),
             },
+            shard: 3,
             cursor: None,
             page: 0,
         };

@@ -52,6 +52,14 @@ pub trait Claims: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
     async fn mark_dispatched(&self, event_id: &str) -> Result<(), StoreError>;
+    /// A broadcast's copy for one user, keyed by the broadcast's own
+    /// notification id so no claim is needed: in one transaction, stores it
+    /// unless it exists and bumps the unread counter. False if it existed.
+    async fn record_broadcast(
+        &self,
+        user_id: &str,
+        notification: &Notification,
+    ) -> Result<bool, StoreError>;
 }
 
 /// A user's notifications and unread counter.
@@ -132,15 +140,22 @@ pub trait Deliveries: Send + Sync {
     ) -> Result<Option<DeliveryRecord>, StoreError>;
 }
 
-/// Every known user, for broadcasts.
+/// Every known user, for broadcasts, spread over [`USER_SHARDS`] partitions
+/// that a broadcast reads in parallel.
 #[async_trait]
 pub trait Directory: Send + Sync {
-    /// One page of known user ids and the cursor of the next page.
-    async fn users_page(
+    /// One page of the user ids of `shard` after `after`, and the cursor of
+    /// the next page of that shard (None: the shard is done).
+    async fn users_in_shard(
         &self,
+        shard: u32,
         after: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<String>, Option<String>), StoreError>;
+    async fn is_listed(&self, user_id: &str) -> Result<bool, StoreError>;
+    /// Adds a user (idempotent). Outside every other write on purpose: done
+    /// once per user, not once per notification.
+    async fn list_user(&self, user_id: &str) -> Result<(), StoreError>;
 }
 
 /// Hourly counters of what happened.
@@ -148,6 +163,11 @@ pub trait Directory: Send + Sync {
 pub trait Statistics: Send + Sync {
     /// The counts of each of `hours`, in the same order.
     async fn stats(&self, hours: &[StatsHour]) -> Result<Vec<Counts>, StoreError>;
+    /// Counts one thing in memory; [`Statistics::flush_stats`] writes the
+    /// counts (the SQS handlers flush once per batch, reads flush first).
+    fn count(&self, at: DateTime<Utc>, counter: &str);
+    /// Writes what was counted: one write per hour, whatever the number of counts.
+    async fn flush_stats(&self) -> Result<(), StoreError>;
 }
 
 /// Every store port at once: what an adapter implements and what [`App`]
@@ -215,7 +235,7 @@ impl StatsHour {
 
 /// Users are spread over this many directory partitions, so neither writes
 /// nor a broadcast's reads pile onto one key.
-pub const USER_SHARDS: u32 = 8;
+pub const USER_SHARDS: u32 = crate::quotas::DIRECTORY_SHARDS;
 
 pub fn user_shard(user_id: &str) -> u32 {
     // FNV-1a: stable across processes and releases, unlike std's hasher.

@@ -140,8 +140,10 @@ pub enum ServerMessage {
     },
     #[serde(rename = "joined")]
     Joined { room: String },
+    /// The answer to a ping. On AWS the `ping` route's MOCK integration
+    /// sends it with no function call, so it carries nothing but its type.
     #[serde(rename = "pong")]
-    Pong { at: chrono::DateTime<chrono::Utc> },
+    Pong,
     #[serde(rename = "error")]
     Error { code: String, message: String },
 }

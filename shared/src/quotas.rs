@@ -48,3 +48,70 @@ pub mod aws {
     /// Lambda: concurrent executions per region.
     pub const LAMBDA_CONCURRENCY: u32 = 1_000;
 }
+
+/// A token bucket: `rate` tokens a second up to `burst`, as AWS meters
+/// request rates. For the local stack's emulation of AWS's quotas.
+#[derive(Debug)]
+pub struct TokenBucket {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    last: std::time::Instant,
+}
+
+impl TokenBucket {
+    /// Starts full.
+    pub fn new(rate: f64, burst: f64) -> Self {
+        Self {
+            rate,
+            burst,
+            tokens: burst,
+            last: std::time::Instant::now(),
+        }
+    }
+
+    fn refill(&mut self) {
+        let now = std::time::Instant::now();
+        self.tokens =
+            (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
+        self.last = now;
+    }
+
+    /// Whether `n` tokens are there now (nothing taken).
+    pub fn has(&mut self, n: f64) -> bool {
+        self.refill();
+        // A cost above the burst passes once the bucket is full, as one
+        // large item on an idle partition does.
+        self.tokens >= n.min(self.burst)
+    }
+
+    pub fn take(&mut self, n: f64) {
+        self.tokens -= n;
+    }
+
+    /// Takes `n` tokens if they are there.
+    pub fn try_take(&mut self, n: f64) -> bool {
+        let ok = self.has(n);
+        if ok {
+            self.take(n);
+        }
+        ok
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TokenBucket;
+
+    #[test]
+    fn a_bucket_gives_its_burst_then_its_rate() {
+        let mut b = TokenBucket::new(100.0, 10.0);
+        assert_eq!((0..20).filter(|_| b.try_take(1.0)).count(), 10);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let more = (0..20).filter(|_| b.try_take(1.0)).count();
+        assert!(
+            (4..=8).contains(&more),
+            "{more} tokens after 50 ms at 100/s"
+        );
+    }
+}

@@ -350,24 +350,19 @@ pub async fn listing_deleting_directory_and_stats(store: &dyn Store) {
             .is_none()
     );
 
-    // Everyone who got a notification, connected or set preferences is in the directory.
+    // Whoever connected or set preferences is in the directory; the worker
+    // lists a user who only got notifications, once (outside the transaction).
+    assert!(!store.is_listed("ivy").await.unwrap());
+    store.list_user("ivy").await.unwrap();
+    store.list_user("ivy").await.unwrap();
+    assert!(store.is_listed("ivy").await.unwrap());
     for u in ["u_a", "u_b", "u_c", "u_d", "u_e"] {
         store
             .put_preferences(u, &Preferences::default())
             .await
             .unwrap();
     }
-    let mut all = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let (users, next) = store.users_page(cursor.as_deref(), 2).await.unwrap();
-        assert!(users.len() <= 2);
-        all.extend(users);
-        match next {
-            Some(n) => cursor = Some(n),
-            None => break,
-        }
-    }
+    let mut all = every_user(store, 2).await;
     all.sort();
     assert_eq!(all, ["ivy", "u_a", "u_b", "u_c", "u_d", "u_e"]);
 
@@ -462,16 +457,7 @@ pub async fn user_ids_are_distinct(store: &dyn Store) {
         assert_eq!(sync.items.len(), 1, "sync of {u}");
     }
     // The directory a broadcast pages through holds each exactly once.
-    let mut seen = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let (page, next) = store.users_page(cursor.as_deref(), 3).await.unwrap();
-        seen.extend(page);
-        match next {
-            Some(c) => cursor = Some(c),
-            None => break,
-        }
-    }
+    let mut seen = every_user(store, 3).await;
     seen.sort();
     let mut want: Vec<String> = users.iter().map(|u| (*u).to_owned()).collect();
     want.sort();
@@ -574,4 +560,25 @@ pub async fn expiry_and_read_pages(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(unread.items.len(), 2);
+}
+
+/// Every user of the directory, shard by shard, in pages of `page`.
+async fn every_user(store: &dyn Store, page: usize) -> Vec<String> {
+    let mut all = Vec::new();
+    for shard in 0..shared::ports::USER_SHARDS {
+        let mut cursor: Option<String> = None;
+        loop {
+            let (users, next) = store
+                .users_in_shard(shard, cursor.as_deref(), page)
+                .await
+                .unwrap();
+            assert!(users.len() <= page);
+            all.extend(users);
+            match next {
+                Some(n) => cursor = Some(n),
+                None => break,
+            }
+        }
+    }
+    all
 }

@@ -9,6 +9,7 @@ async fn main() -> Result<(), Error> {
     let app = aws::start(aws::Uses {
         events_queue: true,
         deliveries_queue: true,
+        push: true,
         ..aws::Uses::default()
     })
     .await?;

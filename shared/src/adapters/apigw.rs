@@ -18,8 +18,14 @@ impl ApiGatewayPusher {
     /// `endpoint` is the stage URL, `https://{api}.execute-api.{region}.amazonaws.com/{stage}`.
     pub fn new(sdk: &SdkConfig, endpoint: Option<&str>) -> Self {
         let client = endpoint.map(|url| {
+            // Throttling is retried by the fan-out, jittered in milliseconds,
+            // not after the SDK's default backoff of up to a second.
+            let retry = aws_config::retry::RetryConfig::standard()
+                .with_max_attempts(2)
+                .with_initial_backoff(std::time::Duration::from_millis(10));
             let conf = aws_sdk_apigatewaymanagement::config::Builder::from(sdk)
                 .endpoint_url(url.trim_end_matches('/'))
+                .retry_config(retry)
                 .build();
             aws_sdk_apigatewaymanagement::Client::from_conf(conf)
         });

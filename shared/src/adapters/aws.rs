@@ -117,7 +117,18 @@ pub fn aws_app_using(config: Config, sdk: &SdkConfig, uses: Uses) -> App {
             sdk,
         )))
     });
+    let broadcasts = match (&sqs, uses.events_queue, &config.broadcast_queue_url) {
+        (Some(c), true, Some(_)) => Some(Arc::new(SqsQueue::new(
+            c.clone(),
+            config.broadcast_queue_url.clone(),
+            "BROADCAST_QUEUE_URL",
+        ))),
+        _ => None,
+    };
     let mut app = App::new(config, store, events, deliveries, pusher, mailer);
+    if let Some(b) = broadcasts {
+        app = app.with_broadcasts(b);
+    }
     if let Some(s) = sms {
         app = app.with_sms(s);
     }

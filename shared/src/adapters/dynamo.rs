@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::keys::*;
+use crate::adapters::stats_buffer::StatsBuffer;
 use crate::error::StoreError;
 use crate::event::EventType;
 use crate::model::{
@@ -20,7 +21,7 @@ use crate::model::{
 };
 use crate::ports::{
     Claims, Connections, Deliveries, Directory, Inbox, NewNotification, PreferenceStore, Recorded,
-    Statistics, StatsHour, TemplateStore, USER_SHARDS, check_read_page,
+    Statistics, StatsHour, TemplateStore, check_read_page,
 };
 use crate::preferences::Preferences;
 use crate::template::TemplateOverride;
@@ -31,6 +32,8 @@ pub struct DynamoStore {
     client: aws_sdk_dynamodb::Client,
     table: String,
     retention: Retention,
+    /// Statistics counted and not yet written (see [`StatsBuffer`]).
+    stats: std::sync::Arc<StatsBuffer>,
 }
 
 fn s(v: impl Into<String>) -> AttributeValue {
@@ -107,6 +110,18 @@ fn is_transaction_conflict(err: &SdkError<TransactWriteItemsError, impl std::fmt
     }
 }
 
+/// A transaction cancelled because an item's partition was throttled: the
+/// SDK does not retry a cancellation, so `transact` does.
+fn is_transaction_throttled(err: &SdkError<TransactWriteItemsError, impl std::fmt::Debug>) -> bool {
+    match err.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(e)) => e
+            .cancellation_reasons()
+            .iter()
+            .any(|r| r.code() == Some("ThrottlingError")),
+        _ => false,
+    }
+}
+
 /// A failed transaction as a store error: conflicts that outlasted the
 /// retries in `transact` are `Conflict`, so callers can tell them apart.
 fn tx_error(
@@ -114,6 +129,8 @@ fn tx_error(
 ) -> StoreError {
     if is_transaction_conflict(&err) {
         StoreError::Conflict(DisplayErrorContext(&err).to_string())
+    } else if is_transaction_throttled(&err) {
+        StoreError::Throttled(DisplayErrorContext(&err).to_string())
     } else {
         backend(err)
     }
@@ -144,6 +161,7 @@ impl DynamoStore {
             client,
             table: table.into(),
             retention: Retention::default(),
+            stats: Default::default(),
         }
     }
 
@@ -260,7 +278,10 @@ impl DynamoStore {
                 .await
                 .map(|_| ());
             match res {
-                Err(e) if attempt < super::conflicts::RETRIES && is_transaction_conflict(&e) => {
+                Err(e)
+                    if attempt < super::conflicts::RETRIES
+                        && (is_transaction_conflict(&e) || is_transaction_throttled(&e)) =>
+                {
                     attempt += 1;
                     tokio::time::sleep(super::conflicts::backoff(attempt)).await;
                 }
@@ -289,26 +310,6 @@ impl DynamoStore {
                 .expression_attribute_values(":ttl", n(expires.timestamp()))
                 .build(),
         )
-    }
-
-    /// Counts one thing in this hour's statistics. Outside the transactions
-    /// on purpose (every event would conflict on it) and spread over shards;
-    /// best effort: a failure is logged, never fails the caller.
-    async fn bump_stats(&self, at: DateTime<Utc>, counter: &str) {
-        let shard = (ulid::Ulid::new().random() % u128::from(STATS_SHARDS)) as u32;
-        let res = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(stats_pk(StatsHour::of(at)), stats_sk(shard))))
-            .update_expression("ADD #a :one")
-            .expression_attribute_names("#a", counter)
-            .expression_attribute_values(":one", n(1))
-            .send()
-            .await;
-        if let Err(e) = res {
-            tracing::warn!(counter, error = %DisplayErrorContext(&e), "statistics counter not updated");
-        }
     }
 }
 
@@ -411,7 +412,6 @@ impl Claims for DynamoStore {
                 .condition_expression("attribute_not_exists(PK)")
                 .build(),
         )?)];
-        actions.push(put_item(self.put(directory_item(&claim.user_id))?));
         if let Some(notification) = &new.notification {
             let pk = user_pk(&claim.user_id);
             actions.push(put_item(self.put(to_item(
@@ -426,8 +426,8 @@ impl Claims for DynamoStore {
         match self.transact(actions).await {
             Ok(()) => {
                 if new.notification.is_some() {
-                    self.bump_stats(claim.created_at, &created_counter(new.kind))
-                        .await;
+                    self.stats
+                        .count(claim.created_at, &created_counter(new.kind), 1);
                 }
                 Ok(Recorded::Stored)
             }
@@ -479,6 +479,43 @@ impl Claims for DynamoStore {
             .await
             .map_err(backend)?;
         Ok(())
+    }
+
+    async fn record_broadcast(
+        &self,
+        user_id: &str,
+        notification: &Notification,
+    ) -> Result<bool, StoreError> {
+        let pk = user_pk(user_id);
+        let put = build(
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(to_item(
+                    pk.clone(),
+                    notif_sk(&notification.id),
+                    notification,
+                )?))
+                .condition_expression("attribute_not_exists(PK)")
+                .build(),
+        )?;
+        let actions = vec![
+            put_item(put),
+            update_item(self.add(key(pk, UNREAD_SK), "count", 1)?),
+        ];
+        match self.transact(actions).await {
+            Ok(()) => {
+                self.stats.count(
+                    notification.created_at,
+                    &created_counter(notification.kind),
+                    1,
+                );
+                Ok(true)
+            }
+            Err(e) if cancelled_by_condition(&e).is_some_and(|r| r.first() == Some(&true)) => {
+                Ok(false)
+            }
+            Err(e) => Err(tx_error(e)),
+        }
     }
 }
 
@@ -748,8 +785,11 @@ impl Deliveries for DynamoStore {
             .send()
             .await
             .map_err(backend)?;
-        self.bump_stats(rec.at, &delivery_counter(rec.channel, rec.status.as_str()))
-            .await;
+        self.stats.count(
+            rec.at,
+            &delivery_counter(rec.channel, rec.status.as_str()),
+            1,
+        );
         Ok(())
     }
 
@@ -768,22 +808,17 @@ impl Deliveries for DynamoStore {
 
 #[async_trait]
 impl Directory for DynamoStore {
-    async fn users_page(
+    async fn users_in_shard(
         &self,
+        shard: u32,
         after: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<String>, Option<String>), StoreError> {
-        let (mut shard, mut last) = match after.and_then(|a| a.split_once(':')) {
-            Some((sh, u)) => (
-                sh.parse::<u32>()
-                    .map_err(|_| StoreError::Backend("bad user cursor".into()))?,
-                Some(u.to_owned()).filter(|u| !u.is_empty()),
-            ),
-            None => (0, None),
-        };
+        let pk = directory_pk(shard);
         let mut users = Vec::new();
-        while shard < USER_SHARDS {
-            let pk = directory_pk(shard);
+        let mut start = after.map(|u| key(pk.clone(), user_pk(u)));
+        // A Query stops at 1 MB: read on until the page is full or the shard ends.
+        loop {
             let out = self
                 .client
                 .query()
@@ -791,7 +826,7 @@ impl Directory for DynamoStore {
                 .key_condition_expression("PK = :pk")
                 .expression_attribute_values(":pk", s(pk.clone()))
                 .limit((limit - users.len()) as i32)
-                .set_exclusive_start_key(last.as_ref().map(|u| key(pk.clone(), user_pk(u))))
+                .set_exclusive_start_key(start.take())
                 .send()
                 .await
                 .map_err(backend)?;
@@ -800,29 +835,37 @@ impl Directory for DynamoStore {
                     users.push(u.clone());
                 }
             }
-            let more_here = out.last_evaluated_key.is_some();
-            if users.len() >= limit {
-                let next = match (more_here, users.last()) {
-                    (true, Some(u)) => Some(format!("{shard}:{u}")),
-                    _ if shard + 1 < USER_SHARDS => Some(format!("{}:", shard + 1)),
-                    _ => None,
-                };
-                return Ok((users, next));
-            }
-            if more_here {
-                last = users.last().cloned();
-            } else {
-                shard += 1;
-                last = None;
+            match out.last_evaluated_key {
+                Some(last) if users.len() < limit => start = Some(last),
+                Some(_) => return Ok((users.clone(), users.last().cloned())),
+                None => return Ok((users, None)),
             }
         }
-        Ok((users, None))
+    }
+
+    async fn is_listed(&self, user_id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .get(directory_pk_of(user_id), user_pk(user_id))
+            .await?
+            .is_some())
+    }
+
+    async fn list_user(&self, user_id: &str) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(directory_item(user_id)))
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(())
     }
 }
 
 #[async_trait]
 impl Statistics for DynamoStore {
     async fn stats(&self, hours: &[StatsHour]) -> Result<Vec<Counts>, StoreError> {
+        self.flush_stats().await?;
         let mut found: HashMap<String, Counts> = HashMap::new();
         // Four shards an hour, at most 100 keys a call.
         for chunk in hours.chunks((100 / STATS_SHARDS) as usize) {
@@ -869,5 +912,38 @@ impl Statistics for DynamoStore {
             .iter()
             .map(|h| found.remove(&h.key()).unwrap_or_default())
             .collect())
+    }
+
+    fn count(&self, at: DateTime<Utc>, counter: &str) {
+        self.stats.count(at, counter, 1);
+    }
+
+    /// One UpdateItem per hour with every count of the batch, on a random
+    /// shard of the hour's item so concurrent flushes rarely meet.
+    async fn flush_stats(&self) -> Result<(), StoreError> {
+        for (hour, counts) in self.stats.take() {
+            let shard = (ulid::Ulid::new().random() % u128::from(STATS_SHARDS)) as u32;
+            let mut update = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key(stats_pk(hour), stats_sk(shard))));
+            let mut parts = Vec::new();
+            for (i, (name, by)) in counts.iter().enumerate() {
+                parts.push(format!("#c{i} :v{i}"));
+                update = update
+                    .expression_attribute_names(format!("#c{i}"), name)
+                    .expression_attribute_values(format!(":v{i}"), n(*by));
+            }
+            let res = update
+                .update_expression(format!("ADD {}", parts.join(", ")))
+                .send()
+                .await;
+            if let Err(e) = res {
+                self.stats.restore(hour, counts);
+                return Err(backend(e));
+            }
+        }
+        Ok(())
     }
 }

@@ -20,3 +20,4 @@ pub mod ses;
 pub mod sns;
 #[cfg(feature = "aws")]
 pub mod sqs;
+pub mod stats_buffer;

@@ -10,7 +10,8 @@ use crate::usecases::templates;
 
 pub async fn send(call: &Call<'_>) -> Out {
     let req = SendRequest::parse(call.body, call.app.config.loopback_http_links)?;
-    let (id, recipients) = queue_send(call.app.events.as_ref(), &req).await?;
+    let (id, recipients) =
+        queue_send(call.app.events.as_ref(), call.app.broadcasts.as_ref(), &req).await?;
     Ok(Reply::accepted(
         json!({"id": id, "recipients": recipients, "broadcast": recipients.is_none()}),
     ))

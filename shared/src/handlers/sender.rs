@@ -8,8 +8,13 @@ use crate::usecases::deliver::deliver_job;
 pub async fn handle(app: &App, event: SqsEvent) -> SqsBatchResponse {
     let sender = app.sender();
     let sender = &sender;
-    super::sqs::for_each_record(&event, app.config.batch_concurrency, |body| {
+    let response = super::sqs::for_each_record(&event, app.config.batch_concurrency, |body| {
         deliver_job(sender, body)
     })
-    .await
+    .await;
+    // Once per batch: the statistics of every record in one write.
+    if let Err(e) = app.store.flush_stats().await {
+        tracing::warn!(error = %e, "statistics not written; kept for the next batch");
+    }
+    response
 }

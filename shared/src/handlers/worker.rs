@@ -8,8 +8,13 @@ use crate::usecases::process::process_event;
 pub async fn handle(app: &App, event: SqsEvent) -> SqsBatchResponse {
     let worker = app.worker();
     let worker = &worker;
-    super::sqs::for_each_record(&event, app.config.batch_concurrency, |body| {
+    let response = super::sqs::for_each_record(&event, app.config.batch_concurrency, |body| {
         process_event(worker, body)
     })
-    .await
+    .await;
+    // Once per batch: the statistics of every record in one write.
+    if let Err(e) = app.store.flush_stats().await {
+        tracing::warn!(error = %e, "statistics not written; kept for the next batch");
+    }
+    response
 }

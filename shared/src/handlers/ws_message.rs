@@ -104,8 +104,7 @@ async fn answer(
                 _ => Some(ServerMessage::Joined { room: own }),
             }
         }
-        ClientMessage::Ping => Some(ServerMessage::Pong {
-            at: app.clock.now(),
-        }),
+        // Only reached where no `ping` route answers first (a direct invoke).
+        ClientMessage::Ping => Some(ServerMessage::Pong),
     })
 }

@@ -8,8 +8,7 @@ use serde_json::{Map, Value, json};
 use crate::error::{QueueError, ValidationError};
 use crate::event::{BusinessEvent, EventType, check_user_id};
 use crate::model::Priority;
-use crate::ports::{Directory, OutMessage, Queue};
-use crate::usecases::MessageError;
+use crate::ports::{OutMessage, Queue};
 
 /// Largest explicit recipient list; beyond it, broadcast.
 pub const MAX_RECIPIENTS: usize = 1000;
@@ -35,7 +34,7 @@ pub struct SendRequest {
     pub content: Content,
 }
 
-/// One page of a broadcast, carried on the events queue.
+/// One page of one directory shard of a broadcast, carried on the broadcast queue.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BroadcastPage {
@@ -44,9 +43,17 @@ pub struct BroadcastPage {
     pub send_id: String,
     pub content: Content,
     #[serde(default)]
+    pub shard: u32,
+    #[serde(default)]
     pub cursor: Option<String>,
     #[serde(default)]
     pub page: u32,
+}
+
+impl BroadcastPage {
+    pub fn to_body(&self) -> String {
+        serde_json::to_string(self).expect("pages serialize")
+    }
 }
 
 /// The `kind` that tells a broadcast page from a business event.
@@ -202,15 +209,18 @@ fn sample_event(content: &Content, user: &str) -> Value {
 
 /// The event one recipient gets: its id is derived from the send, so a page
 /// processed twice notifies nobody twice.
-fn event_for(send_id: &str, content: &Content, user: &str) -> String {
+pub(crate) fn event_for(send_id: &str, content: &Content, user: &str) -> String {
     let mut e = sample_event(content, user);
     e["id"] = Value::from(format!("{send_id}:{user}"));
     e.to_string()
 }
 
-/// Queues the send; returns its id and how many users it targets (None: everyone).
+/// Queues the send; returns its id and how many users it targets (None:
+/// everyone). A broadcast starts as one page per directory shard, on the
+/// broadcast queue, so the shards are read and notified in parallel.
 pub async fn send(
     events: &dyn Queue,
+    broadcasts: &dyn Queue,
     req: &SendRequest,
 ) -> Result<(String, Option<usize>), QueueError> {
     let send_id = format!("adm_{}", crate::ids::new_id());
@@ -225,53 +235,30 @@ pub async fn send(
             Ok((send_id, Some(users.len())))
         }
         Audience::Everyone => {
-            let page = BroadcastPage {
-                kind: BROADCAST.into(),
-                send_id: send_id.clone(),
-                content: req.content.clone(),
-                cursor: None,
-                page: 0,
-            };
-            events
-                .send(vec![OutMessage::now(
-                    serde_json::to_string(&page).expect("pages serialize"),
-                )])
-                .await?;
-            tracing::info!(send_id, "broadcast queued");
+            let pages = (0..crate::ports::USER_SHARDS)
+                .map(|shard| {
+                    OutMessage::now(
+                        BroadcastPage {
+                            kind: BROADCAST.into(),
+                            send_id: send_id.clone(),
+                            content: req.content.clone(),
+                            shard,
+                            cursor: None,
+                            page: 0,
+                        }
+                        .to_body(),
+                    )
+                })
+                .collect();
+            broadcasts.send(pages).await?;
+            tracing::info!(
+                send_id,
+                shards = crate::ports::USER_SHARDS,
+                "broadcast queued"
+            );
             Ok((send_id, None))
         }
     }
-}
-
-/// Fans one page of users out as events, then queues the next page.
-pub async fn process_page(
-    directory: &dyn Directory,
-    events: &dyn Queue,
-    page_size: usize,
-    page: BroadcastPage,
-) -> Result<usize, MessageError> {
-    let (users, next) = directory
-        .users_page(page.cursor.as_deref(), page_size)
-        .await?;
-    let messages: Vec<OutMessage> = users
-        .iter()
-        .map(|u| OutMessage::now(event_for(&page.send_id, &page.content, u)))
-        .collect();
-    events.send(messages).await?;
-    if let Some(cursor) = next {
-        let next_page = BroadcastPage {
-            cursor: Some(cursor),
-            page: page.page + 1,
-            ..page.clone()
-        };
-        events
-            .send(vec![OutMessage::now(
-                serde_json::to_string(&next_page).expect("pages serialize"),
-            )])
-            .await?;
-    }
-    tracing::info!(send_id = %page.send_id, page = page.page, users = users.len(), "broadcast page fanned out");
-    Ok(users.len())
 }
 
 #[cfg(test)]

@@ -7,6 +7,10 @@ use crate::model::Connection;
 use crate::ports::{Connections, Pusher};
 use crate::protocol::ServerMessage;
 
+/// Throttled posts are tried this many more times (about 2 s in all) before
+/// the connection is reported failed and left to a queued retry.
+pub const THROTTLE_RETRIES: u32 = 12;
+
 #[derive(Debug, Default)]
 pub struct FanOut {
     pub delivered: Vec<String>,
@@ -25,11 +29,21 @@ pub struct Devices<'a> {
 
 impl Devices<'_> {
     /// Posts `payload` to every connection concurrently. A connection that
-    /// answers 410 is removed (that one only); others are reported, not retried here.
+    /// answers 410 is removed (that one only); a throttled post (429: the
+    /// account's request rate, shared by every push) is tried again after a
+    /// jittered backoff, a few times; other failures are reported, not retried here.
     pub async fn fan_out(&self, connections: &[Connection], payload: &[u8]) -> FanOut {
         let posts = connections.iter().map(|c| async move {
-            let res = self.pusher.post(&c.connection_id, payload).await;
-            (c.connection_id.clone(), res)
+            let mut attempt = 0;
+            loop {
+                match self.pusher.post(&c.connection_id, payload).await {
+                    Err(PushError::Throttled(_)) if attempt < THROTTLE_RETRIES => {
+                        attempt += 1;
+                        tokio::time::sleep(crate::adapters::conflicts::backoff(attempt)).await;
+                    }
+                    res => return (c.connection_id.clone(), res),
+                }
+            }
         });
         let mut out = FanOut::default();
         for (id, res) in join_all(posts).await {

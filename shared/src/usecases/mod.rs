@@ -1,6 +1,7 @@
 //! Use cases: what each function does, independent of Lambda and of AWS.
 
 pub mod admin;
+pub mod broadcast;
 pub mod catalog;
 pub mod deliver;
 pub mod fanout;

@@ -6,10 +6,14 @@ use tracing::Instrument;
 use crate::event::BusinessEvent;
 use crate::jobs::{DeliveryJob, EventsMessage};
 use crate::model::{Channel, DeliveryRecord, DeliveryStatus, EventClaim, Notification};
-use crate::ports::{Claims, Clock, Deliveries, Directory, PreferenceStore, Queue, TemplateStore};
+use crate::ports::{
+    Claims, Clock, Deliveries, Directory, PreferenceStore, Queue, Statistics, TemplateStore,
+};
 use crate::ports::{NewNotification, OutMessage, Recorded};
+use crate::template::Templates;
 use crate::usecases::MessageError;
 use crate::usecases::catalog::TemplateCache;
+use crate::usecases::fanout::Devices;
 
 /// A claim older than this whose jobs were never queued belongs to an
 /// invocation that died; another may take it over. Longer than the worker's timeout.
@@ -40,9 +44,13 @@ pub struct Worker<'a> {
     pub directory: &'a dyn Directory,
     /// Delivery jobs go here.
     pub deliveries: &'a dyn Queue,
-    /// Broadcast pages fan out through here.
-    pub events: &'a dyn Queue,
+    /// Broadcast pages go through here.
+    pub broadcasts: &'a dyn Queue,
+    pub stats: &'a dyn Statistics,
+    /// Broadcasts are pushed from the worker itself, not through the deliveries queue.
+    pub devices: Devices<'a>,
     pub clock: &'a dyn Clock,
+    /// Users per broadcast page (at most [`crate::quotas::BROADCAST_PAGE_SIZE`]).
     pub broadcast_page_size: usize,
     pub loopback_http_links: bool,
 }
@@ -51,26 +59,74 @@ pub async fn process_event(app: &Worker<'_>, body: &str) -> Result<Processed, Me
     let event = match EventsMessage::parse(body)? {
         EventsMessage::Event(e) => e,
         EventsMessage::BroadcastPage(page) => {
-            let users = crate::usecases::admin::process_page(
-                app.directory,
-                app.events,
-                app.broadcast_page_size,
-                page,
-            )
-            .await?;
+            let users = crate::usecases::broadcast::process_page(app, page).await?;
             return Ok(Processed::BroadcastPage { users });
         }
     };
     let span = tracing::info_span!("event", event_id = %event.id, kind = event.kind.as_str(), user_id = %event.user_id);
-    process(app, &event, app.clock.now()).instrument(span).await
+    process(app, &event, app.clock.now(), false)
+        .instrument(span)
+        .await
 }
 
-async fn process(
+/// The in-app notification of `event`, rendered; its action URL checked.
+pub(crate) fn in_app_notification(
+    templates: &Templates,
+    event: &BusinessEvent,
+    id: crate::ids::NotificationId,
+    created_at: DateTime<Utc>,
+    loopback_http_links: bool,
+) -> Result<Notification, MessageError> {
+    let r = templates
+        .render_in_app(event)
+        .map_err(|e| MessageError::Poison(e.to_string()))?;
+    // A template can render an event's data into the link: check the
+    // result too, not only what admins save.
+    let action_url = r.action_url.filter(|url| {
+        let ok = crate::links::check_action_url("actionUrl", url, loopback_http_links);
+        if let Err(e) = &ok {
+            tracing::warn!(reason = %e, "rendered action URL dropped");
+        }
+        ok.is_ok()
+    });
+    Ok(Notification {
+        id,
+        kind: event.kind,
+        title: r.title,
+        message: r.message,
+        priority: r.priority,
+        action_url,
+        action_text: r.action_text,
+        created_at,
+        read: false,
+        read_at: None,
+        event_id: event.id.to_string(),
+        data: event.notification_data(),
+        expires_at: None,
+    })
+}
+
+/// One event for one user: claimed, stored, its delivery jobs queued.
+/// `listed`: the user is known to be in the directory (a broadcast's).
+pub(crate) async fn process(
     app: &Worker<'_>,
     event: &BusinessEvent,
     now: DateTime<Utc>,
+    listed: bool,
 ) -> Result<Processed, MessageError> {
-    let prefs = app.prefs.preferences(&event.user_id).await?;
+    let (prefs, listed) = if listed {
+        (app.prefs.preferences(&event.user_id).await?, true)
+    } else {
+        let (prefs, listed) = futures::join!(
+            app.prefs.preferences(&event.user_id),
+            app.directory.is_listed(&event.user_id)
+        );
+        (prefs?, listed?)
+    };
+    if !listed {
+        // Once per user, outside the notification's transaction.
+        app.directory.list_user(&event.user_id).await?;
+    }
     let category = event.kind.category();
     let in_app = prefs.enabled(category, Channel::InApp);
     let templates = app.templates.get(app.template_store).await?;
@@ -87,33 +143,14 @@ async fn process(
         if !in_app {
             return Ok(None);
         }
-        let r = templates
-            .render_in_app(event)
-            .map_err(|e| MessageError::Poison(e.to_string()))?;
-        // A template can render an event's data into the link: check the
-        // result too, not only what admins save.
-        let action_url = r.action_url.filter(|url| {
-            let ok = crate::links::check_action_url("actionUrl", url, app.loopback_http_links);
-            if let Err(e) = &ok {
-                tracing::warn!(reason = %e, "rendered action URL dropped");
-            }
-            ok.is_ok()
-        });
-        Ok(Some(Notification {
-            id: claim.notification_id.clone(),
-            kind: event.kind,
-            title: r.title,
-            message: r.message,
-            priority: r.priority,
-            action_url,
-            action_text: r.action_text,
-            created_at: claim.created_at,
-            read: false,
-            read_at: None,
-            event_id: event.id.to_string(),
-            data: event.notification_data(),
-            expires_at: None,
-        }))
+        in_app_notification(
+            &templates,
+            event,
+            claim.notification_id.clone(),
+            claim.created_at,
+            app.loopback_http_links,
+        )
+        .map(Some)
     };
 
     let mut notification = render(&claim)?;

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -41,9 +41,12 @@ pub fn get<T: DeserializeOwned>(
     k: &str,
 ) -> Result<Option<T>, StoreError> {
     match t.get(k).map_err(err)? {
-        Some(v) => serde_json::from_slice(v.value())
-            .map(Some)
-            .map_err(|e| StoreError::Corrupt(e.to_string())),
+        Some(v) => {
+            super::capacity::touch(k, v.value().len(), false);
+            serde_json::from_slice(v.value())
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))
+        }
         None => Ok(None),
     }
 }
@@ -54,6 +57,7 @@ pub fn put<T: Serialize>(
     v: &T,
 ) -> Result<(), StoreError> {
     let bytes = serde_json::to_vec(v).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    super::capacity::touch(k, bytes.len(), true);
     t.insert(k, bytes.as_slice()).map_err(err)?;
     Ok(())
 }
@@ -62,6 +66,7 @@ pub fn remove(
     t: &mut redb::Table<&'static str, &'static [u8]>,
     k: &str,
 ) -> Result<bool, StoreError> {
+    super::capacity::touch(k, 0, true);
     Ok(t.remove(k).map_err(err)?.is_some())
 }
 
@@ -96,6 +101,7 @@ pub fn scan<T: DeserializeOwned>(
     >|
      -> Result<bool, StoreError> {
         let (k, v) = entry.map_err(err)?;
+        super::capacity::touch(k.value(), v.value().len(), false);
         let value: T =
             serde_json::from_slice(v.value()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         if keep(k.value(), &value) {
@@ -129,41 +135,89 @@ pub async fn write<T: Send + 'static>(
     db: &Arc<super::Db>,
     def: Def,
     durable: bool,
-    f: impl FnOnce(&mut redb::Table<&'static str, &'static [u8]>) -> Result<T, StoreError>
+    f: impl Fn(&mut redb::Table<&'static str, &'static [u8]>) -> Result<T, StoreError>
     + Send
+    + Sync
     + 'static,
 ) -> Result<T, StoreError> {
-    let db = db.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut tx = db.begin_write().map_err(err)?;
-        if !durable {
-            tx.set_durability(Durability::None)
-                .map_err(|e| StoreError::Backend(e.to_string()))?;
+    let f = Arc::new(f);
+    let metered = def.name() == ITEMS.name();
+    throttle_retries(|| {
+        let (db, f) = (db.clone(), f.clone());
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let mut tx = db.begin_write().map_err(err)?;
+                if !durable {
+                    tx.set_durability(Durability::None)
+                        .map_err(|e| StoreError::Backend(e.to_string()))?;
+                }
+                super::capacity::start();
+                let out = {
+                    let table = tx.open_table(def).map_err(err);
+                    table.and_then(|mut table| f(&mut table))
+                };
+                let touched = super::capacity::finish();
+                let out = out?;
+                if metered && let Some(cap) = db.capacity.get() {
+                    // Refused: the transaction is dropped, nothing applied.
+                    cap.charge_write(&super::capacity::writes(&touched))?;
+                }
+                tx.commit().map_err(err)?;
+                Ok(out)
+            })
+            .await
+            .map_err(|e| StoreError::Backend(format!("embedded store task: {e}")))?
         }
-        let out = {
-            let mut table = tx.open_table(def).map_err(err)?;
-            f(&mut table)?
-        };
-        tx.commit().map_err(err)?;
-        Ok(out)
     })
     .await
-    .map_err(|e| StoreError::Backend(format!("embedded store task: {e}")))?
+}
+
+/// Throttled requests are tried again with the same policy as on AWS (the
+/// SDK and the DynamoDB adapter's): jittered backoff, a few times.
+async fn throttle_retries<T, Fut>(mut attempt_once: impl FnMut() -> Fut) -> Result<T, StoreError>
+where
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let mut attempt = 0;
+    loop {
+        match attempt_once().await {
+            Err(StoreError::Throttled(_)) if attempt < crate::adapters::conflicts::RETRIES => {
+                attempt += 1;
+                tokio::time::sleep(crate::adapters::conflicts::backoff(attempt)).await;
+            }
+            other => return other,
+        }
+    }
 }
 
 pub async fn read<T: Send + 'static>(
     db: &Arc<super::Db>,
     def: Def,
-    f: impl FnOnce(&redb::ReadOnlyTable<&'static str, &'static [u8]>) -> Result<T, StoreError>
+    f: impl Fn(&redb::ReadOnlyTable<&'static str, &'static [u8]>) -> Result<T, StoreError>
     + Send
+    + Sync
     + 'static,
 ) -> Result<T, StoreError> {
-    let db = db.clone();
-    tokio::task::spawn_blocking(move || {
-        let tx = db.begin_read().map_err(err)?;
-        let table = tx.open_table(def).map_err(err)?;
-        f(&table)
+    let f = Arc::new(f);
+    let metered = def.name() == ITEMS.name();
+    throttle_retries(|| {
+        let (db, f) = (db.clone(), f.clone());
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let tx = db.begin_read().map_err(err)?;
+                let table = tx.open_table(def).map_err(err)?;
+                super::capacity::start();
+                let out = f(&table);
+                let touched = super::capacity::finish();
+                let out = out?;
+                if metered && let Some(cap) = db.capacity.get() {
+                    cap.charge_read(&super::capacity::reads(&touched))?;
+                }
+                Ok(out)
+            })
+            .await
+            .map_err(|e| StoreError::Backend(format!("embedded store task: {e}")))?
+        }
     })
     .await
-    .map_err(|e| StoreError::Backend(format!("embedded store task: {e}")))?
 }

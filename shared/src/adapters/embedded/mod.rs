@@ -2,6 +2,7 @@
 //! redb file, so the local stack needs no outside service and a restart (or
 //! a crash) loses nothing that was acknowledged. See docs/architecture.md.
 
+pub mod capacity;
 mod kv;
 mod outbox;
 mod queue;
@@ -20,6 +21,8 @@ use crate::error::StoreError;
 /// just after the database (fields drop in order).
 pub struct Db {
     db: redb::Database,
+    /// DynamoDB's capacity limits, when the local stack emulates them.
+    capacity: std::sync::OnceLock<Arc<capacity::Capacity>>,
     _on_close: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -39,6 +42,8 @@ pub struct Embedded {
     closed: Arc<std::sync::Mutex<Option<tokio::sync::oneshot::Receiver<()>>>>,
     /// Items of the store's transactions in flight, shared by every handle.
     locks: Arc<store::ItemLocks>,
+    /// Statistics counted and not yet written, shared by every handle.
+    stats: Arc<crate::adapters::stats_buffer::StatsBuffer>,
 }
 
 impl Embedded {
@@ -60,10 +65,12 @@ impl Embedded {
         let e = Self {
             db: Arc::new(Db {
                 db,
+                capacity: Default::default(),
                 _on_close: on_close,
             }),
             closed: Arc::new(std::sync::Mutex::new(Some(closed))),
             locks: Arc::default(),
+            stats: Arc::default(),
         };
         kv::init(&e.db)?;
         Ok(e)
@@ -81,8 +88,14 @@ impl Embedded {
         }
     }
 
+    /// Enforces DynamoDB's capacity limits on the store from now on
+    /// (once; later calls keep the first). Returns the meter.
+    pub fn enforce_capacity(&self, capacity: capacity::Capacity) -> Arc<capacity::Capacity> {
+        self.db.capacity.get_or_init(|| Arc::new(capacity)).clone()
+    }
+
     pub fn store(&self) -> EmbeddedStore {
-        EmbeddedStore::new(self.db.clone(), self.locks.clone())
+        EmbeddedStore::new(self.db.clone(), self.locks.clone(), self.stats.clone())
     }
 
     /// A durable queue; `max_receives` deliveries before it dead-letters a

@@ -206,10 +206,10 @@ impl EmbeddedQueue {
         if !dead.is_empty() {
             let (name, dlq) = (self.name.clone(), self.dlq.clone());
             write(&self.db, QUEUE, true, move |t| {
-                for m in dead {
+                for m in &dead {
                     remove(t, &qkey(&name, &m.id))?;
                     tracing::error!(queue = %name, message_id = %m.id, receives = m.receive_count, "message moved to the dead-letter list");
-                    put(t, &qkey(&dlq, &m.id), &m)?;
+                    put(t, &qkey(&dlq, &m.id), m)?;
                 }
                 Ok(())
             })
@@ -235,8 +235,8 @@ impl EmbeddedQueue {
         // Not waiting for the disk: a delete lost in a crash only means a
         // redelivery, which idempotency absorbs.
         write(&self.db, QUEUE, false, move |t| {
-            for id in ids {
-                remove(t, &qkey(&name, &id))?;
+            for id in &ids {
+                remove(t, &qkey(&name, id))?;
             }
             Ok(())
         })

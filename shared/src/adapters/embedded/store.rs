@@ -26,12 +26,13 @@ use crate::model::{
 };
 use crate::ports::{
     Claims, Connections, Deliveries, Directory, Inbox, NewNotification, PreferenceStore, Recorded,
-    Statistics, StatsHour, TemplateStore, USER_SHARDS, check_read_page,
+    Statistics, StatsHour, TemplateStore, check_read_page,
 };
 use crate::preferences::Preferences;
 use crate::template::TemplateOverride;
 
 use super::kv::{read, write};
+use crate::adapters::stats_buffer::StatsBuffer;
 
 /// The items held by transactions in flight.
 #[derive(Default)]
@@ -74,15 +75,17 @@ pub struct EmbeddedStore {
     locks: Arc<ItemLocks>,
     retention: Retention,
     conflict_retries: u32,
+    stats: Arc<StatsBuffer>,
 }
 
 impl EmbeddedStore {
-    pub(super) fn new(db: Arc<Database>, locks: Arc<ItemLocks>) -> Self {
+    pub(super) fn new(db: Arc<Database>, locks: Arc<ItemLocks>, stats: Arc<StatsBuffer>) -> Self {
         Self {
             db,
             locks,
             retention: Retention::default(),
             conflict_retries: crate::adapters::conflicts::RETRIES,
+            stats,
         }
     }
 
@@ -141,7 +144,7 @@ impl EmbeddedStore {
         &self,
         keys: Vec<String>,
         durable: bool,
-        f: impl FnOnce(&mut Table) -> Result<T, StoreError> + Send + 'static,
+        f: impl Fn(&mut Table) -> Result<T, StoreError> + Send + Sync + 'static,
     ) -> Result<T, StoreError> {
         let mut attempt = 0;
         while !self.locks.try_take(&keys) {
@@ -172,10 +175,12 @@ fn stats_key(hour: StatsHour) -> String {
 }
 
 /// Counters of one hour live in one item, as in DynamoDB.
-fn bump(t: &mut Table, at: DateTime<Utc>, counter: &str) -> Result<(), StoreError> {
-    let k = stats_key(StatsHour::of(at));
+fn add_counts(t: &mut Table, hour: StatsHour, by: &HashMap<String, i64>) -> Result<(), StoreError> {
+    let k = stats_key(hour);
     let mut counts: HashMap<String, i64> = get(t, &k)?.unwrap_or_default();
-    *counts.entry(counter.to_owned()).or_default() += 1;
+    for (name, n) in by {
+        *counts.entry(name.clone()).or_default() += n;
+    }
     put(t, &k, &counts)
 }
 
@@ -277,31 +282,57 @@ impl Claims for EmbeddedStore {
     async fn record_notification(&self, new: &NewNotification) -> Result<Recorded, StoreError> {
         let new = new.clone();
         let user = &new.claim.user_id;
-        let mut keys = vec![
-            key(&claim_pk(&new.claim.event_id), CLAIM_SK),
-            key(&directory_pk_of(user), &user_pk(user)),
-        ];
+        let mut keys = vec![key(&claim_pk(&new.claim.event_id), CLAIM_SK)];
         if let Some(n) = &new.notification {
             keys.push(key(&user_pk(user), &notif_sk(&n.id)));
             keys.push(unread_key(user));
         }
-        self.transact(keys, false, move |t| {
-            let claim_key = key(&claim_pk(&new.claim.event_id), CLAIM_SK);
-            if let Some(existing) = get::<EventClaim>(t, &claim_key)? {
-                return Ok(Recorded::Duplicate(existing));
-            }
-            put(t, &claim_key, &new.claim)?;
-            register_user(t, &new.claim.user_id)?;
-            if let Some(n) = &new.notification {
-                put(t, &key(&user_pk(&new.claim.user_id), &notif_sk(&n.id)), n)?;
-                if !n.read {
-                    add(t, &unread_key(&new.claim.user_id), 1)?;
+        let (at, kind, stored_one) = (new.claim.created_at, new.kind, new.notification.is_some());
+        let recorded = self
+            .transact(keys, false, move |t| {
+                let claim_key = key(&claim_pk(&new.claim.event_id), CLAIM_SK);
+                if let Some(existing) = get::<EventClaim>(t, &claim_key)? {
+                    return Ok(Recorded::Duplicate(existing));
                 }
-                bump(t, new.claim.created_at, &created_counter(new.kind))?;
-            }
-            Ok(Recorded::Stored)
-        })
-        .await
+                put(t, &claim_key, &new.claim)?;
+                if let Some(n) = &new.notification {
+                    put(t, &key(&user_pk(&new.claim.user_id), &notif_sk(&n.id)), n)?;
+                    if !n.read {
+                        add(t, &unread_key(&new.claim.user_id), 1)?;
+                    }
+                }
+                Ok(Recorded::Stored)
+            })
+            .await?;
+        if recorded == Recorded::Stored && stored_one {
+            self.stats.count(at, &created_counter(kind), 1);
+        }
+        Ok(recorded)
+    }
+
+    async fn record_broadcast(
+        &self,
+        user_id: &str,
+        notification: &Notification,
+    ) -> Result<bool, StoreError> {
+        let (user, n) = (user_id.to_owned(), notification.clone());
+        let keys = vec![key(&user_pk(&user), &notif_sk(&n.id)), unread_key(&user)];
+        let (at, kind) = (n.created_at, n.kind);
+        let stored = self
+            .transact(keys, false, move |t| {
+                let k = key(&user_pk(&user), &notif_sk(&n.id));
+                if t.get(k.as_str()).map_err(super::kv::err)?.is_some() {
+                    return Ok(false);
+                }
+                put(t, &k, &n)?;
+                add(t, &unread_key(&user), 1)?;
+                Ok(true)
+            })
+            .await?;
+        if stored {
+            self.stats.count(at, &created_counter(kind), 1);
+        }
+        Ok(stored)
     }
 
     async fn take_over_claim(
@@ -552,6 +583,7 @@ impl TemplateStore for EmbeddedStore {
 impl Deliveries for EmbeddedStore {
     async fn record_delivery(&self, rec: &DeliveryRecord) -> Result<(), StoreError> {
         let rec = rec.clone();
+        let (at, counter) = (rec.at, delivery_counter(rec.channel, rec.status.as_str()));
         write(&self.db, ITEMS, false, move |t| {
             put(
                 t,
@@ -560,14 +592,11 @@ impl Deliveries for EmbeddedStore {
                     &delivery_sk(&rec.notification_id, rec.channel),
                 ),
                 &rec,
-            )?;
-            bump(
-                t,
-                rec.at,
-                &delivery_counter(rec.channel, rec.status.as_str()),
             )
         })
-        .await
+        .await?;
+        self.stats.count(at, &counter, 1);
+        Ok(())
     }
 
     async fn delivery(
@@ -583,48 +612,48 @@ impl Deliveries for EmbeddedStore {
 
 #[async_trait]
 impl Directory for EmbeddedStore {
-    async fn users_page(
+    async fn users_in_shard(
         &self,
+        shard: u32,
         after: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<String>, Option<String>), StoreError> {
-        let (mut shard, mut last) = parse_user_cursor(after)
-            .ok_or_else(|| StoreError::Backend("bad user cursor".into()))?;
+        let after = after.map(str::to_owned);
         read(&self.db, ITEMS, move |t| {
-            let mut users = Vec::new();
-            while shard < USER_SHARDS {
-                let pk = directory_pk(shard);
-                let (start, end) = partition(&pk);
-                let start = match &last {
-                    Some(u) => format!("{}!", key(&pk, &user_pk(u))),
-                    None => start,
-                };
-                let page =
-                    scan::<String>(t, &start, &end, false, |_, _| true, limit - users.len() + 1)?;
-                let more_here = page.len() > limit - users.len();
-                users.extend(page.into_iter().take(limit - users.len()).map(|(_, u)| u));
-                if users.len() >= limit {
-                    let next = if more_here {
-                        users.last().map(|u| format!("{shard}:{u}"))
-                    } else if shard + 1 < USER_SHARDS {
-                        Some(format!("{}:", shard + 1))
-                    } else {
-                        None
-                    };
-                    return Ok((users, next));
-                }
-                shard += 1;
-                last = None;
-            }
-            Ok((users, None))
+            let pk = directory_pk(shard);
+            let (start, end) = partition(&pk);
+            let start = match &after {
+                Some(u) => format!("{}!", key(&pk, &user_pk(u))),
+                None => start,
+            };
+            let mut page = scan::<String>(t, &start, &end, false, |_, _| true, limit + 1)?;
+            let more = page.len() > limit;
+            page.truncate(limit);
+            let users: Vec<String> = page.into_iter().map(|(_, u)| u).collect();
+            let next = if more { users.last().cloned() } else { None };
+            Ok((users, next))
         })
         .await
+    }
+
+    async fn is_listed(&self, user_id: &str) -> Result<bool, StoreError> {
+        let k = key(&directory_pk_of(user_id), &user_pk(user_id));
+        read(&self.db, ITEMS, move |t| {
+            Ok(t.get(k.as_str()).map_err(super::kv::err)?.is_some())
+        })
+        .await
+    }
+
+    async fn list_user(&self, user_id: &str) -> Result<(), StoreError> {
+        let user = user_id.to_owned();
+        write(&self.db, ITEMS, false, move |t| register_user(t, &user)).await
     }
 }
 
 #[async_trait]
 impl Statistics for EmbeddedStore {
     async fn stats(&self, hours: &[StatsHour]) -> Result<Vec<Counts>, StoreError> {
+        self.flush_stats().await?;
         let keys: Vec<String> = hours.iter().map(|h| stats_key(*h)).collect();
         read(&self.db, ITEMS, move |t| {
             keys.iter()
@@ -639,5 +668,32 @@ impl Statistics for EmbeddedStore {
                 .collect()
         })
         .await
+    }
+
+    fn count(&self, at: DateTime<Utc>, counter: &str) {
+        self.stats.count(at, counter, 1);
+    }
+
+    async fn flush_stats(&self) -> Result<(), StoreError> {
+        let pending = self.stats.take();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let keys = pending.iter().map(|(h, _)| stats_key(*h)).collect();
+        let retry = pending.clone();
+        let res = self
+            .transact(keys, false, move |t| {
+                for (hour, counts) in &pending {
+                    add_counts(t, *hour, counts)?;
+                }
+                Ok(())
+            })
+            .await;
+        if res.is_err() {
+            for (hour, counts) in retry {
+                self.stats.restore(hour, counts);
+            }
+        }
+        res
     }
 }

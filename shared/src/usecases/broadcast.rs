@@ -1,0 +1,250 @@
+//! Broadcasts: one admin send to every known user, at the speed API
+//! Gateway's account throttle allows.
+//!
+//! The send queues one page per directory shard on the broadcast queue, so
+//! the shards are read and notified in parallel; each page (up to
+//! [`BROADCAST_PAGE_SIZE`] users) queues the next page of its shard. Every
+//! user's copy carries the broadcast's own notification id (the ULID of the
+//! send), so storing it is its own idempotency check: no claim item, two
+//! items in one transaction (4 write units). The push goes from here
+//! straight to the user's devices, not through the deliveries queue, which
+//! stays free for order events.
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+
+use crate::adapters::keys::delivery_counter;
+use crate::event::BusinessEvent;
+use crate::ids::NotificationId;
+use crate::jobs::DeliveryJob;
+use crate::model::{Channel, DeliveryStatus, EventClaim};
+use crate::ports::{NewNotification, OutMessage, Recorded};
+use crate::protocol::ServerMessage;
+use crate::quotas::BROADCAST_PAGE_SIZE;
+use crate::usecases::MessageError;
+use crate::usecases::admin::{BroadcastPage, event_for};
+use crate::usecases::process::{Worker, in_app_notification, process};
+
+/// Users of one page handled at once.
+const PAGE_CONCURRENCY: usize = 64;
+
+/// What happened to one user of a page.
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    /// Stored and pushed to this many devices.
+    Notified(usize),
+    /// Already had it (a page seen twice): nothing done.
+    AlreadyNotified,
+    /// In-app off: went the order-event way (claimed, jobs queued).
+    Queued,
+}
+
+/// The notification id every copy of a send shares, and when it was made.
+fn broadcast_id(send_id: &str) -> Result<(NotificationId, DateTime<Utc>), MessageError> {
+    let ulid = send_id
+        .strip_prefix("adm_")
+        .and_then(|u| ulid::Ulid::from_string(u).ok())
+        .ok_or_else(|| MessageError::Poison(format!("`{send_id}` is not a broadcast id")))?;
+    let at: DateTime<Utc> = ulid.datetime().into();
+    let id = NotificationId::try_from(ulid.to_string())
+        .map_err(|e| MessageError::Poison(e.to_string()))?;
+    Ok((id, at))
+}
+
+/// One page: its users notified, then the next page of its shard queued
+/// (once, whatever the number of times this page is processed).
+pub async fn process_page(w: &Worker<'_>, page: BroadcastPage) -> Result<usize, MessageError> {
+    let (id, at) = broadcast_id(&page.send_id)?;
+    let (users, next) = w
+        .directory
+        .users_in_shard(
+            page.shard,
+            page.cursor.as_deref(),
+            w.broadcast_page_size.clamp(1, BROADCAST_PAGE_SIZE),
+        )
+        .await?;
+    if let Some(cursor) = next {
+        queue_next(w, &page, cursor).await?;
+    }
+    let (page_ref, id_ref) = (&page, &id);
+    let outcomes: Vec<Result<Outcome, MessageError>> = futures::stream::iter(users.clone())
+        .map(|user| async move { notify(w, page_ref, &user, id_ref, at).await })
+        .buffer_unordered(PAGE_CONCURRENCY)
+        .collect()
+        .await;
+    let devices: usize = outcomes
+        .iter()
+        .map(|o| match o {
+            Ok(Outcome::Notified(d)) => *d,
+            _ => 0,
+        })
+        .sum();
+    let failed: Vec<String> = outcomes
+        .into_iter()
+        .filter_map(|o| o.err().map(|e| e.to_string()))
+        .collect();
+    tracing::info!(send_id = %page.send_id, shard = page.shard, page = page.page, users = users.len(), devices, failed = failed.len(), "broadcast page done");
+    if let Some(first) = failed.first() {
+        // The page comes back; the users it reached are skipped then.
+        return Err(MessageError::Retry(format!(
+            "{} of {} users failed, e.g. {first}",
+            failed.len(),
+            users.len()
+        )));
+    }
+    Ok(users.len())
+}
+
+/// Queues the next page of the shard before this one's users, so a page
+/// retried for one user's failure does not hold the rest of its shard
+/// back. A page claim (by send, shard and page) keeps the chain single when
+/// a page is processed twice.
+async fn queue_next(
+    w: &Worker<'_>,
+    page: &BroadcastPage,
+    cursor: String,
+) -> Result<(), MessageError> {
+    let next = BroadcastPage {
+        cursor: Some(cursor),
+        page: page.page + 1,
+        ..page.clone()
+    };
+    let now = w.clock.now();
+    let claim = EventClaim {
+        event_id: format!("{}:page:{}:{}", page.send_id, page.shard, next.page),
+        user_id: String::new(),
+        notification_id: NotificationId::new(),
+        created_at: now,
+        claimed_at: now,
+        dispatched: false,
+    };
+    let recorded = w
+        .claims
+        .record_notification(&NewNotification {
+            claim: claim.clone(),
+            kind: page.content.kind,
+            notification: None,
+        })
+        .await?;
+    if let Recorded::Duplicate(c) = recorded
+        && c.dispatched
+    {
+        return Ok(());
+    }
+    w.broadcasts
+        .send(vec![OutMessage::now(next.to_body())])
+        .await?;
+    w.claims.mark_dispatched(&claim.event_id).await?;
+    Ok(())
+}
+
+async fn notify(
+    w: &Worker<'_>,
+    page: &BroadcastPage,
+    user: &str,
+    id: &NotificationId,
+    at: DateTime<Utc>,
+) -> Result<Outcome, MessageError> {
+    let event = BusinessEvent::parse(event_for(&page.send_id, &page.content, user).as_bytes())
+        .map_err(|e| MessageError::Poison(e.to_string()))?;
+    let prefs = w.prefs.preferences(user).await?;
+    let category = event.kind.category();
+    if !prefs.enabled(category, Channel::InApp) {
+        // Nothing to key the idempotency on but a claim: the event's way.
+        process(w, &event, w.clock.now(), true).await?;
+        return Ok(Outcome::Queued);
+    }
+    let templates = w.templates.get(w.template_store).await?;
+    let notification =
+        in_app_notification(&templates, &event, id.clone(), at, w.loopback_http_links)?;
+    if !w.claims.record_broadcast(user, &notification).await? {
+        return Ok(Outcome::AlreadyNotified);
+    }
+    // Email and SMS, if this user wants them for this category: queued once,
+    // right after the store that makes a second pass skip this user.
+    let mut jobs = Vec::new();
+    let poison = |e: crate::template::RenderError| MessageError::Poison(e.to_string());
+    if prefs.enabled(category, Channel::Email)
+        && let Some(to) = prefs.email.clone()
+    {
+        jobs.push(DeliveryJob::Email {
+            user_id: event.user_id.clone(),
+            notification_id: id.clone(),
+            to,
+            content: templates.render_email(&event).map_err(poison)?,
+        });
+    }
+    if prefs.enabled(category, Channel::Sms)
+        && let Some(to) = prefs.phone.clone()
+    {
+        jobs.push(DeliveryJob::Sms {
+            user_id: event.user_id.clone(),
+            notification_id: id.clone(),
+            to,
+            text: templates.render_sms(&event).map_err(poison)?,
+        });
+    }
+    let devices = push(w, &event.user_id, notification).await;
+    if !jobs.is_empty()
+        && let Err(e) = w
+            .deliveries
+            .send(jobs.iter().map(|j| OutMessage::now(j.to_body())).collect())
+            .await
+    {
+        tracing::error!(user_id = user, error = %e, "broadcast email/SMS not queued; the in-app copy is stored");
+    }
+    Ok(Outcome::Notified(devices))
+}
+
+/// Pushes to the user's open devices; those that failed (after the
+/// throttling retries) get a follow-up job on the deliveries queue. Counted
+/// in the statistics, not logged per user.
+async fn push(
+    w: &Worker<'_>,
+    user_id: &crate::ids::UserId,
+    notification: crate::model::Notification,
+) -> usize {
+    let user: &str = user_id;
+    let now = w.clock.now();
+    let connections = match w.devices.live(user).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(user_id = user, error = %e, "could not list connections; the inbox has the broadcast");
+            return 0;
+        }
+    };
+    if connections.is_empty() {
+        w.stats.count(
+            now,
+            &delivery_counter(Channel::InApp, DeliveryStatus::Skipped.as_str()),
+        );
+        return 0;
+    }
+    let payload = ServerMessage::New(notification.clone()).to_bytes();
+    let out = w.devices.fan_out(&connections, &payload).await;
+    let status = if out.delivered.is_empty() {
+        DeliveryStatus::Failed
+    } else {
+        DeliveryStatus::Delivered
+    };
+    w.stats
+        .count(now, &delivery_counter(Channel::InApp, status.as_str()));
+    if !out.failed.is_empty() {
+        let job = DeliveryJob::WebSocket {
+            user_id: user_id.clone(),
+            notification,
+            connection_ids: Some(out.failed.iter().map(|(id, _)| id.clone()).collect()),
+        };
+        if let Err(e) = w
+            .deliveries
+            .send(vec![OutMessage {
+                body: job.to_body(),
+                delay_seconds: 2,
+            }])
+            .await
+        {
+            tracing::error!(user_id = user, error = %e, "could not queue the retry of failed pushes");
+        }
+    }
+    out.delivered.len()
+}
