@@ -7,6 +7,7 @@
 
 mod adapters;
 mod api;
+mod broadcast;
 #[path = "../local/tests/crash.rs"]
 mod crash;
 mod local_aws;
@@ -14,6 +15,7 @@ mod local_stack;
 mod openapi;
 mod order_events;
 mod pipeline;
+mod quotas;
 mod reliability;
 mod sample_events;
 mod sender;

@@ -118,3 +118,11 @@ pub async fn post_event(stack: &impl HttpAddr, event: &Value) -> (u16, Value) {
     )
     .await
 }
+
+/// [`start`] with options changed by `change` first.
+pub async fn start_with(dir: TestDir, change: impl FnOnce(&mut Options)) -> Stack {
+    let mut o = options(&dir);
+    change(&mut o);
+    let running = local::start(o).await.expect("the local stack starts");
+    Stack { running, dir }
+}

@@ -47,7 +47,11 @@ pub fn get<T: DeserializeOwned>(
                 .map(Some)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))
         }
-        None => Ok(None),
+        None => {
+            // DynamoDB charges a read that finds nothing too.
+            super::capacity::touch(k, 0, false);
+            Ok(None)
+        }
     }
 }
 
