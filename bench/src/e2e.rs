@@ -84,9 +84,15 @@ fn addr_after(text: &str, marker: &str) -> Option<String> {
 }
 
 pub async fn start_ours(bin: &Path, data_dir: &Path) -> Target {
+    start_ours_with(bin, data_dir, &[]).await
+}
+
+/// The local stack with extra command-line options.
+pub async fn start_ours_with(bin: &Path, data_dir: &Path, extra: &[String]) -> Target {
     let mut child = Command::new(bin)
         .args(["--http-port", "0", "--ws-port", "0", "--data-dir"])
         .arg(data_dir)
+        .args(extra)
         .env("RUST_LOG", "error")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -136,7 +142,7 @@ pub async fn start_socketio(dir: &Path, db: &Path) -> Target {
 
 type Seen = Arc<Mutex<HashMap<String, (Instant, usize)>>>;
 
-fn token(user: &str) -> String {
+pub fn token(user: &str) -> String {
     let config = shared::Config::default();
     shared::auth::sign_hs256(
         local::DEV_JWT_SECRET,

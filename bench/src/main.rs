@@ -4,6 +4,7 @@
 //! it rewrites docs/benchmarks.md with the results, the machine and the
 //! command. Benchmarks are not tests: nothing here fails on a slow number.
 
+mod broadcast;
 mod calls;
 mod coldstart;
 mod e2e;
@@ -457,6 +458,10 @@ async fn main() {
     let mut r = Report {
         sections: Vec::new(),
     };
+    if what == "broadcast" {
+        broadcast::run(&args).await;
+        return;
+    }
     if what == "soak" {
         soak(&args).await;
         return;

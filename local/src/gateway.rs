@@ -75,7 +75,8 @@ pub struct Quotas {
 }
 
 impl Quotas {
-    pub fn new(scale: f64) -> Self {
+    /// Request rates times `scale`; new connections times `connect_scale`.
+    pub fn new(scale: f64, connect_scale: f64) -> Self {
         use shared::quotas::aws;
         Self {
             management: Mutex::new(TokenBucket::new(
@@ -83,8 +84,8 @@ impl Quotas {
                 aws::APIGW_BURST * scale,
             )),
             connects: Mutex::new(TokenBucket::new(
-                aws::APIGW_NEW_CONNECTIONS * scale,
-                aws::APIGW_NEW_CONNECTIONS * scale,
+                aws::APIGW_NEW_CONNECTIONS * connect_scale,
+                aws::APIGW_NEW_CONNECTIONS * connect_scale,
             )),
             management_throttled: AtomicU64::new(0),
             connects_throttled: AtomicU64::new(0),

@@ -52,6 +52,9 @@ pub struct Options {
     pub max_receives: u32,
     /// `--aws-quotas [--quota-scale F]`: AWS's default quotas times F.
     pub quota_scale: Option<f64>,
+    /// The new-connections quota's own scale (default: `quota_scale`), so a
+    /// benchmark can set up its devices faster than the scaled rate.
+    pub connect_quota_scale: Option<f64>,
 }
 
 impl Options {
@@ -82,6 +85,7 @@ impl Options {
             visibility_timeout: Duration::from_secs(10),
             max_receives: 3,
             quota_scale: None,
+            connect_quota_scale: None,
         }
     }
 }
@@ -377,7 +381,8 @@ pub async fn start(mut opts: Options) -> Result<Running, StartError> {
         ws_addr.to_string(),
         stop_rx.clone(),
         tracker.clone(),
-        opts.quota_scale.map(gateway::Quotas::new),
+        opts.quota_scale
+            .map(|f| gateway::Quotas::new(f, opts.connect_quota_scale.unwrap_or(f))),
     );
     use shared::quotas::{
         BROADCAST_MAX_CONCURRENCY, DELIVERIES_MAX_CONCURRENCY, EVENTS_MAX_CONCURRENCY,

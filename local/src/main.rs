@@ -29,6 +29,7 @@ OPTIONS:
                          and the table's throughput, the queue mappings'
                          MaximumConcurrency (see docs/capacity.md)
   --quota-scale F        those quotas times F, 0 < F <= 1 (implies --aws-quotas) [1]
+  --connect-quota-scale F  the new-connections quota alone times F       [F]
   -h, --help             this text
 
 ENVIRONMENT (dev defaults in brackets):
@@ -82,6 +83,14 @@ fn parse(mut opts: Options) -> Result<Option<Options>, String> {
                     .filter(|f: &f64| *f > 0.0 && *f <= 1.0)
                     .ok_or("--quota-scale: a number in (0, 1]")?;
                 opts.quota_scale = Some(f);
+            }
+            "--connect-quota-scale" => {
+                let f: f64 = value(&arg)?
+                    .parse()
+                    .ok()
+                    .filter(|f: &f64| *f > 0.0 && *f <= 1.0)
+                    .ok_or("--connect-quota-scale: a number in (0, 1]")?;
+                opts.connect_quota_scale = Some(f);
             }
             other => return Err(format!("unknown option `{other}`; see --help")),
         }
