@@ -200,3 +200,67 @@ async fn a_stalled_claim_is_taken_over_after_the_lease() {
     assert_eq!(pushed.len(), 1);
     assert_eq!(pushed[0]["data"]["id"], id.as_str());
 }
+
+/// Write units the store consumed while `f` ran.
+async fn units<F: std::future::Future<Output = ()>>(p: &InProcess, f: F) -> u64 {
+    let before = p.capacity.consumed().0;
+    f.await;
+    p.capacity.consumed().0 - before
+}
+
+#[tokio::test]
+async fn an_events_write_units_do_not_grow_with_devices_and_a_broadcast_copy_costs_four() {
+    let p = InProcess::new(|_| {});
+    let mut costs = Vec::new();
+    for devices in [1, 2, 5] {
+        let user = format!("dev{devices}");
+        for d in 0..devices {
+            connect(&p, &user, &format!("{user}-c{d}")).await;
+        }
+        // The first event lists the user (once); the second is the steady cost.
+        p.events
+            .send(vec![OutMessage::now(event(&format!("{user}-e0"), &user))])
+            .await
+            .unwrap();
+        assert!(p.settle().await.is_empty());
+        let cost = units(&p, async {
+            p.events
+                .send(vec![OutMessage::now(event(&format!("{user}-e1"), &user))])
+                .await
+                .unwrap();
+            assert!(p.settle().await.is_empty());
+        })
+        .await;
+        assert_eq!(p.pushes.to(&format!("{user}-c0")).len(), 2);
+        costs.push(cost);
+    }
+    assert!(
+        costs.windows(2).all(|w| w[0] == w[1]),
+        "units by devices 1, 2, 5: {costs:?}"
+    );
+
+    // A broadcast: each recipient's copy is one 2-item transaction (4 units);
+    // beyond that only each page's statistics write.
+    let users = 12u64;
+    for u in 0..users {
+        connect(&p, &format!("b{u}"), &format!("b{u}-c")).await;
+    }
+    let everyone = users + 3; // and the three users above
+    let cost = units(&p, async {
+        let req = shared::usecases::admin::SendRequest::parse(
+            br#"{"broadcast":true,"title":"Flash sale","message":"Now"}"#,
+            false,
+        )
+        .unwrap();
+        shared::usecases::admin::send(p.events.as_ref(), p.events.as_ref(), &req)
+            .await
+            .unwrap();
+        assert!(p.settle().await.is_empty());
+    })
+    .await;
+    assert_eq!(p.pushes.to("b0-c").len(), 1);
+    assert!(
+        (4 * everyone..=4 * everyone + u64::from(USER_SHARDS)).contains(&cost),
+        "{cost} units for {everyone} recipients"
+    );
+}

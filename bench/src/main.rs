@@ -11,6 +11,7 @@ mod e2e;
 mod fanout;
 mod runtime;
 mod stats;
+mod units;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -458,6 +459,10 @@ async fn main() {
     let mut r = Report {
         sections: Vec::new(),
     };
+    if what == "units" {
+        units::run().await;
+        return;
+    }
     if what == "broadcast" {
         broadcast::run(&args).await;
         return;

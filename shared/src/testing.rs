@@ -109,6 +109,9 @@ pub struct InProcess {
     pub mail: Arc<RecordingMail>,
     pub sms: Arc<RecordingMail>,
     pub clock: Arc<ManualClock>,
+    /// DynamoDB's capacity meter on the store, limits out of reach: what
+    /// each use case costs in write and read units.
+    pub capacity: Arc<crate::adapters::embedded::capacity::Capacity>,
     dir: PathBuf,
 }
 
@@ -116,9 +119,11 @@ impl InProcess {
     /// A fresh application; `tweak` adjusts the configuration.
     pub fn new(tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = std::env::temp_dir().join(format!("notify-inprocess-{}", ulid::Ulid::new()));
-        let store = Embedded::open_with_cache(&dir, 1 << 20)
-            .expect("open the embedded store")
-            .store();
+        let db = Embedded::open_with_cache(&dir, 1 << 20).expect("open the embedded store");
+        let capacity = db.enforce_capacity(crate::adapters::embedded::capacity::Capacity::new(
+            1e6, 1e6, 1e6,
+        ));
+        let store = db.store();
         let mut config = Config {
             jwt_secret: Some("in-process-secret".into()),
             ..Config::default()
@@ -154,6 +159,7 @@ impl InProcess {
             mail,
             sms,
             clock,
+            capacity,
             dir,
         }
     }

@@ -11,7 +11,12 @@ pub const RETRIES: u32 = 10;
 /// at 250 ms, with full jitter so that racing writers spread out instead of
 /// colliding again in step.
 pub fn backoff(attempt: u32) -> Duration {
-    let cap = (4u64 << attempt.min(6)).min(250);
+    backoff_capped(attempt, 250)
+}
+
+/// [`backoff`] with another cap, in milliseconds.
+pub fn backoff_capped(attempt: u32, cap_ms: u64) -> Duration {
+    let cap = (4u64 << attempt.min(6)).min(cap_ms);
     let jitter = (ulid::Ulid::new().random() % u128::from(cap + 1)) as u64;
     Duration::from_millis(cap / 2 + jitter / 2)
 }

@@ -329,13 +329,9 @@ impl Connections for DynamoStore {
         let mut owner = key(owner_pk(&conn.connection_id), OWNER_SK);
         owner.insert("userId".into(), s(&conn.user_id));
         owner.insert("ttl".into(), n(conn.expires_at));
-        self.transact(vec![
-            put_item(self.put(row)?),
-            put_item(self.put(owner)?),
-            put_item(self.put(directory_item(&conn.user_id))?),
-        ])
-        .await
-        .map_err(tx_error)
+        self.transact(vec![put_item(self.put(row)?), put_item(self.put(owner)?)])
+            .await
+            .map_err(tx_error)
     }
 
     async fn remove_connection(&self, connection_id: &str) -> Result<Option<String>, StoreError> {

@@ -221,7 +221,10 @@ async fn push(
         return 0;
     }
     let payload = ServerMessage::New(notification.clone()).to_bytes();
-    let out = w.devices.fan_out(&connections, &payload).await;
+    let out = w
+        .devices
+        .fan_out_paced(&connections, &payload, crate::usecases::fanout::BULK)
+        .await;
     let status = if out.delivered.is_empty() {
         DeliveryStatus::Failed
     } else {

@@ -7,9 +7,26 @@ use crate::model::Connection;
 use crate::ports::{Connections, Pusher};
 use crate::protocol::ServerMessage;
 
-/// Throttled posts are tried this many more times (about 2 s in all) before
-/// the connection is reported failed and left to a queued retry.
-pub const THROTTLE_RETRIES: u32 = 12;
+/// How a fan-out meets API Gateway's account throttle (429): tried again
+/// after a jittered backoff up to `cap_ms`, `retries` times, then reported
+/// failed (and left to a queued retry).
+#[derive(Clone, Copy, Debug)]
+pub struct Pace {
+    pub retries: u32,
+    pub cap_ms: u64,
+}
+
+/// Order events: short waits, so they get through a broadcast that keeps
+/// the account at its limit (about 2 s of tries in all).
+pub const URGENT: Pace = Pace {
+    retries: 40,
+    cap_ms: 50,
+};
+/// Broadcasts: longer waits, leaving the freed capacity to urgent pushes first.
+pub const BULK: Pace = Pace {
+    retries: 16,
+    cap_ms: 250,
+};
 
 #[derive(Debug, Default)]
 pub struct FanOut {
@@ -33,13 +50,27 @@ impl Devices<'_> {
     /// account's request rate, shared by every push) is tried again after a
     /// jittered backoff, a few times; other failures are reported, not retried here.
     pub async fn fan_out(&self, connections: &[Connection], payload: &[u8]) -> FanOut {
+        self.fan_out_paced(connections, payload, URGENT).await
+    }
+
+    /// [`Devices::fan_out`] at the given [`Pace`].
+    pub async fn fan_out_paced(
+        &self,
+        connections: &[Connection],
+        payload: &[u8],
+        pace: Pace,
+    ) -> FanOut {
         let posts = connections.iter().map(|c| async move {
             let mut attempt = 0;
             loop {
                 match self.pusher.post(&c.connection_id, payload).await {
-                    Err(PushError::Throttled(_)) if attempt < THROTTLE_RETRIES => {
+                    Err(PushError::Throttled(_)) if attempt < pace.retries => {
                         attempt += 1;
-                        tokio::time::sleep(crate::adapters::conflicts::backoff(attempt)).await;
+                        tokio::time::sleep(crate::adapters::conflicts::backoff_capped(
+                            attempt,
+                            pace.cap_ms,
+                        ))
+                        .await;
                     }
                     res => return (c.connection_id.clone(), res),
                 }

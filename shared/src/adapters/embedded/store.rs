@@ -225,7 +225,6 @@ impl Connections for EmbeddedStore {
         let keys = vec![
             key(&user_pk(&conn.user_id), &conn_sk(&conn.connection_id)),
             key(&owner_pk(&conn.connection_id), OWNER_SK),
-            key(&directory_pk_of(&conn.user_id), &user_pk(&conn.user_id)),
         ];
         self.transact(keys, false, move |t| {
             put(
@@ -237,8 +236,7 @@ impl Connections for EmbeddedStore {
                 t,
                 &key(&owner_pk(&conn.connection_id), OWNER_SK),
                 &conn.user_id,
-            )?;
-            register_user(t, &conn.user_id)
+            )
         })
         .await
     }
