@@ -15,7 +15,9 @@ fn event(id: &str, user: &str) -> String {
     .to_string()
 }
 
+/// What ws-connect does: the connection rows, and the user listed.
 async fn connect(p: &InProcess, user: &str, id: &str) {
+    p.store.list_user(user).await.unwrap();
     p.store
         .put_connection(&Connection {
             connection_id: id.into(),

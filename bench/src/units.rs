@@ -9,7 +9,9 @@ use shared::model::Connection;
 use shared::ports::*;
 use shared::testing::InProcess;
 
+/// What ws-connect does: the connection rows, and the user listed.
 async fn connect(p: &InProcess, user: &str, id: &str) {
+    p.store.list_user(user).await.unwrap();
     p.store
         .put_connection(&Connection {
             connection_id: id.into(),
