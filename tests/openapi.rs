@@ -250,6 +250,215 @@ fn the_template_deploys_routes_logs_at_its_level_and_alarms_someone() {
     );
 }
 
+/// The block `header:` at `indent` spaces inside `text` (an event under a
+/// function's `Events:`, at eight), up to the next line at that level or
+/// above; None when there is none.
+fn block(text: &str, indent: usize, header: &str) -> Option<String> {
+    let head = format!("{}{header}:", " ".repeat(indent));
+    let deeper = " ".repeat(indent + 1);
+    let mut lines = text.lines().skip_while(|l| *l != head);
+    let first = lines.next()?;
+    let body = lines.take_while(|l| l.is_empty() || l.starts_with(&deeper));
+    Some(
+        std::iter::once(first)
+            .chain(body)
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+}
+
+/// Whether `text` has a line that is exactly `line` once indentation and
+/// trailing spaces are trimmed (so `MaximumConcurrency: 50` is not found
+/// in `MaximumConcurrency: 500`).
+fn has_line(text: &str, line: &str) -> bool {
+    text.lines().any(|l| l.trim() == line)
+}
+
+/// The limits the design sets itself, in shared/src/quotas.rs (which the
+/// local stack's `--aws-quotas` enforces), are the ones the template deploys.
+#[test]
+fn the_template_runs_at_the_capacity_in_shared_quotas() {
+    use shared::quotas::*;
+    let t = template();
+
+    // Each queue's mapping is bounded, so a backlog cannot take the region's pool.
+    let mappings = [
+        (
+            "WorkerFunction",
+            "Events",
+            "EventsQueue",
+            EVENTS_MAX_CONCURRENCY,
+        ),
+        (
+            "WorkerFunction",
+            "Broadcast",
+            "BroadcastQueue",
+            BROADCAST_MAX_CONCURRENCY,
+        ),
+        (
+            "SenderFunction",
+            "Deliveries",
+            "DeliveriesQueue",
+            DELIVERIES_MAX_CONCURRENCY,
+        ),
+    ];
+    for (function, name, queue, max) in mappings {
+        assert!(
+            (2..=1000).contains(&max),
+            "{function}'s {name} mapping: MaximumConcurrency {max} is outside the 2..=1000 AWS accepts"
+        );
+        let f = resource(&t, function);
+        let event = block(&f, 8, name)
+            .unwrap_or_else(|| panic!("{function} has no event `{name}` (on {queue}):\n{f}"));
+        assert!(
+            has_line(&event, "Type: SQS")
+                && has_line(&event, &format!("Queue: !GetAtt {queue}.Arn")),
+            "{function}'s event `{name}` is not the SQS mapping on {queue}:\n{event}"
+        );
+        assert!(
+            has_line(&event, "FunctionResponseTypes: [ReportBatchItemFailures]"),
+            "{function}'s mapping on {queue} does not report batch item failures:\n{event}"
+        );
+        assert!(
+            has_line(&event, "ScalingConfig:")
+                && has_line(&event, &format!("MaximumConcurrency: {max}")),
+            "{function}'s mapping on {queue} is not bounded at MaximumConcurrency {max} \
+             (shared::quotas), so a backlog there could take the region's Lambda pool:\n{event}"
+        );
+    }
+    let broadcast = block(&resource(&t, "WorkerFunction"), 8, "Broadcast").unwrap_or_default();
+    assert!(
+        has_line(&broadcast, "BatchSize: 1"),
+        "the worker's broadcast mapping must take one page (one directory shard) per invocation:\n{broadcast}"
+    );
+    let worker = resource(&t, "WorkerFunction");
+    for needed in [
+        "BROADCAST_QUEUE_URL: !Ref BroadcastQueue",
+        "Resource: !GetAtt BroadcastQueue.Arn",
+        "Action: [execute-api:ManageConnections]",
+    ] {
+        assert!(
+            worker.contains(needed),
+            "the worker consumes the broadcast queue and pushes broadcasts itself, \
+             but lacks `{needed}`:\n{worker}"
+        );
+    }
+    let globals = resource(&t, "Function");
+    assert!(
+        globals.contains("WS_ENDPOINT: !Sub") && !worker.contains("WS_ENDPOINT:"),
+        "the worker pushes broadcasts: it needs WS_ENDPOINT, from Globals as the sender gets it"
+    );
+
+    // The WebSocket functions have their own share, so a backlog elsewhere
+    // never throttles $connect.
+    let reserved = [
+        ("WsConnectFunction", WS_CONNECT_RESERVED),
+        ("WsDisconnectFunction", WS_DISCONNECT_RESERVED),
+        ("WsMessageFunction", WS_MESSAGE_RESERVED),
+    ];
+    for (function, n) in reserved {
+        let f = resource(&t, function);
+        assert!(
+            has_line(&f, &format!("ReservedConcurrentExecutions: {n}")),
+            "{function} must reserve {n} concurrent executions (shared::quotas):\n{f}"
+        );
+    }
+    let total_reserved: u32 = reserved.iter().map(|(_, n)| n).sum();
+    let mapped: u32 = mappings.iter().map(|m| m.3).sum();
+    assert!(
+        total_reserved + 100 <= aws::LAMBDA_CONCURRENCY,
+        "{total_reserved} reserved leaves less than the 100 unreserved executions AWS requires \
+         of a {} pool",
+        aws::LAMBDA_CONCURRENCY
+    );
+    assert!(
+        total_reserved + mapped < aws::LAMBDA_CONCURRENCY,
+        "the mappings ({mapped}) and the reserved functions ({total_reserved}) could take \
+         the whole regional pool of {}",
+        aws::LAMBDA_CONCURRENCY
+    );
+
+    // The table starts warm: a broadcast must not start at a new table's
+    // 4,000 write units/s.
+    let table = resource(&t, "Table");
+    assert!(
+        has_line(&table, "BillingMode: PAY_PER_REQUEST") && has_line(&table, "WarmThroughput:"),
+        "the on-demand table has no WarmThroughput:\n{table}"
+    );
+    assert!(
+        has_line(
+            &table,
+            &format!("WriteUnitsPerSecond: {TABLE_WARM_WRITE_UNITS}")
+        ),
+        "the table's warm write throughput is not {TABLE_WARM_WRITE_UNITS} (shared::quotas):\n{table}"
+    );
+    assert!(
+        has_line(
+            &table,
+            &format!("ReadUnitsPerSecond: {TABLE_WARM_READ_UNITS}")
+        ),
+        "the table's warm read throughput is not {TABLE_WARM_READ_UNITS} (shared::quotas):\n{table}"
+    );
+    assert!(
+        f64::from(TABLE_WARM_WRITE_UNITS) >= aws::TABLE_WRU
+            && f64::from(TABLE_WARM_READ_UNITS) >= aws::TABLE_RRU,
+        "warm throughput below what a new on-demand table has anyway"
+    );
+
+    // Keepalive pings are answered by API Gateway: no Lambda, no DynamoDB.
+    let api = resource(&t, "WebSocketApi");
+    assert!(
+        api.contains(r#"RouteSelectionExpression: "$request.body.action""#),
+        "routes are selected by `action`, which the ping route relies on:\n{api}"
+    );
+    let route = resource(&t, "PingRoute");
+    assert!(
+        has_line(&route, "RouteKey: ping")
+            && has_line(&route, r#"Target: !Sub "integrations/${PingIntegration}""#),
+        "no `ping` route on the ping integration:\n{route}"
+    );
+    assert!(
+        has_line(&route, "RouteResponseSelectionExpression: $default"),
+        "the ping route is not two-way (RouteResponseSelectionExpression), so no pong is sent:\n{route}"
+    );
+    let integration = resource(&t, "PingIntegration");
+    assert!(
+        has_line(&integration, "IntegrationType: MOCK") && !integration.contains("IntegrationUri"),
+        "the ping integration must be MOCK, calling nothing:\n{integration}"
+    );
+    let route_response = resource(&t, "PingRouteResponse");
+    assert!(
+        has_line(&route_response, "Type: AWS::ApiGatewayV2::RouteResponse")
+            && has_line(&route_response, "RouteId: !Ref PingRoute")
+            && has_line(&route_response, "RouteResponseKey: $default"),
+        "the ping route has no $default route response, so the client never gets its pong:\n{route_response}"
+    );
+    let pong = String::from_utf8(shared::protocol::ServerMessage::Pong.to_bytes())
+        .expect("a pong is UTF-8");
+    let answer = resource(&t, "PingIntegrationResponse");
+    assert!(
+        has_line(&answer, "Type: AWS::ApiGatewayV2::IntegrationResponse")
+            && has_line(&answer, "IntegrationId: !Ref PingIntegration")
+            && has_line(&answer, "IntegrationResponseKey: $default"),
+        "the ping integration has no $default integration response:\n{answer}"
+    );
+    assert!(
+        has_line(&answer, &format!("$default: '{pong}'")),
+        "the ping integration response does not answer {pong} (ServerMessage::Pong):\n{answer}"
+    );
+    assert!(
+        !t.contains("/*/ping"),
+        "a Lambda permission for the ping route: it calls no function"
+    );
+    let stage = resource(&t, "WebSocketStage");
+    assert!(
+        stage
+            .lines()
+            .any(|l| l.trim().starts_with("DependsOn:") && l.contains("PingRoute")),
+        "the stage must depend on the ping route, or it may deploy without it:\n{stage}"
+    );
+}
+
 /// Every `LogLevel` the template offers must mean the same to Lambda's
 /// `ApplicationLogLevel` and to the functions' logger: lambda_runtime reads
 /// AWS_LAMBDA_LOG_LEVEL with `LevelFilter::from_str` and silently falls back
