@@ -105,6 +105,23 @@ async fn a_broadcast_reaches_every_device_once_also_when_its_pages_come_again() 
         assert_eq!(inbox_holds_it_once((*u).clone()).await, (1, 1), "{u}");
     }
     assert!(stack.broadcasts.dead_letters().await.unwrap().is_empty());
+    // The console lists the broadcast queue's dead letters beside the others.
+    let (s, b) = http(
+        stack.http_addr,
+        "GET",
+        "/admin/dead-letters",
+        &[("authorization", &auth)],
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let names: Vec<&str> = b["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["queue"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["events", "broadcast", "deliveries"]);
     drop(devices);
     stack.stop().await;
 }

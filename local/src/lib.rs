@@ -356,6 +356,7 @@ pub async fn start(mut opts: Options) -> Result<Running, StartError> {
     );
     let dead_letters = Arc::new(shared::adapters::embedded::EmbeddedDeadLetters {
         events: events.clone(),
+        broadcast: broadcasts.clone(),
         deliveries: deliveries.clone(),
     });
     let app = Arc::new(

@@ -273,11 +273,12 @@ pub trait Pusher: Send + Sync {
     async fn post(&self, connection_id: &str, payload: &[u8]) -> Result<(), PushError>;
 }
 
-/// The two queues that have dead-letter queues.
+/// The queues that have dead-letter queues.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum QueueName {
     Events,
+    Broadcast,
     Deliveries,
 }
 
@@ -285,6 +286,7 @@ impl QueueName {
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "events" => Some(Self::Events),
+            "broadcast" => Some(Self::Broadcast),
             "deliveries" => Some(Self::Deliveries),
             _ => None,
         }
@@ -319,6 +321,11 @@ pub trait DeadLetters: Send + Sync {
     ) -> Result<(usize, Vec<DeadLetter>), QueueError>;
     /// Moves every dead letter back to the queue it came from.
     async fn redrive(&self, queue: QueueName) -> Result<Redrive, QueueError>;
+    /// Whether this deployment has that queue (a stack without a broadcast
+    /// queue runs broadcasts on the events queue).
+    fn has(&self, _queue: QueueName) -> bool {
+        true
+    }
 }
 
 /// Sends one SMS; returns the provider's message id. Failures use the same

@@ -105,11 +105,17 @@ pub fn aws_app_using(config: Config, sdk: &SdkConfig, uses: Uses) -> App {
     };
     let pairs = |q: &Option<String>, d: &Option<String>| q.clone().zip(d.clone());
     let dead_letters: Option<Arc<dyn crate::ports::DeadLetters>> = match (&sqs, uses.dead_letters) {
-        (Some(c), true) => Some(Arc::new(crate::adapters::sqs::SqsDeadLetters::new(
-            c.clone(),
-            pairs(&config.events_queue_url, &config.events_dlq_url),
-            pairs(&config.deliveries_queue_url, &config.deliveries_dlq_url),
-        ))),
+        (Some(c), true) => Some(Arc::new(
+            crate::adapters::sqs::SqsDeadLetters::new(
+                c.clone(),
+                pairs(&config.events_queue_url, &config.events_dlq_url),
+                pairs(&config.deliveries_queue_url, &config.deliveries_dlq_url),
+            )
+            .with_broadcast(pairs(
+                &config.broadcast_queue_url,
+                &config.broadcast_dlq_url,
+            )),
+        )),
         _ => None,
     };
     let sms = uses.sms.then(|| {

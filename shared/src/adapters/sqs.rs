@@ -92,6 +92,7 @@ pub struct SqsDeadLetters {
     client: aws_sdk_sqs::Client,
     /// (source queue URL, its DLQ URL) for events and deliveries.
     events: Option<(String, String)>,
+    broadcast: Option<(String, String)>,
     deliveries: Option<(String, String)>,
 }
 
@@ -104,16 +105,24 @@ impl SqsDeadLetters {
         Self {
             client,
             events,
+            broadcast: None,
             deliveries,
         }
+    }
+
+    /// The broadcast queue and its DLQ, where the stack has them.
+    pub fn with_broadcast(mut self, broadcast: Option<(String, String)>) -> Self {
+        self.broadcast = broadcast;
+        self
     }
 
     fn urls(&self, q: QueueName) -> Result<&(String, String), QueueError> {
         match q {
             QueueName::Events => self.events.as_ref(),
+            QueueName::Broadcast => self.broadcast.as_ref(),
             QueueName::Deliveries => self.deliveries.as_ref(),
         }
-        .ok_or_else(|| QueueError(format!("the {q:?} dead-letter queue is not configured (EVENTS_DLQ_URL / DELIVERIES_DLQ_URL)")))
+        .ok_or_else(|| QueueError(format!("the {q:?} dead-letter queue is not configured (EVENTS_DLQ_URL / BROADCAST_DLQ_URL / DELIVERIES_DLQ_URL)")))
     }
 
     async fn arn(&self, url: &str) -> Result<String, QueueError> {
@@ -189,6 +198,10 @@ impl SqsDeadLetters {
 
 #[async_trait]
 impl DeadLetters for SqsDeadLetters {
+    fn has(&self, queue: QueueName) -> bool {
+        self.urls(queue).is_ok()
+    }
+
     async fn peek(
         &self,
         queue: QueueName,

@@ -58,7 +58,14 @@ pub async fn stats(call: &Call<'_>) -> Out {
 
 pub async fn dead_letters(call: &Call<'_>) -> Out {
     let mut queues = Vec::new();
-    for q in [QueueName::Events, QueueName::Deliveries] {
+    for q in [
+        QueueName::Events,
+        QueueName::Broadcast,
+        QueueName::Deliveries,
+    ] {
+        if !call.app.dead_letters.has(q) {
+            continue;
+        }
         let (count, messages) = call.app.dead_letters.peek(q, 10).await?;
         queues.push(json!({"queue": q, "count": count, "messages": messages}));
     }
@@ -68,7 +75,7 @@ pub async fn dead_letters(call: &Call<'_>) -> Out {
 pub async fn redrive(call: &Call<'_>) -> Out {
     let q = QueueName::parse(&call.params[0]).ok_or_else(|| {
         ApiError::NotFound(format!(
-            "no queue `{}`; use events or deliveries",
+            "no queue `{}`; use events, broadcast or deliveries",
             call.params[0]
         ))
     })?;

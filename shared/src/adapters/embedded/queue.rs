@@ -340,6 +340,7 @@ impl Queue for EmbeddedQueue {
 /// The local stack's dead-letter lists, behind the same port as SQS's.
 pub struct EmbeddedDeadLetters {
     pub events: EmbeddedQueue,
+    pub broadcast: EmbeddedQueue,
     pub deliveries: EmbeddedQueue,
 }
 
@@ -352,6 +353,7 @@ impl crate::ports::DeadLetters for EmbeddedDeadLetters {
     ) -> Result<(usize, Vec<crate::ports::DeadLetter>), QueueError> {
         let q = match queue {
             crate::ports::QueueName::Events => &self.events,
+            crate::ports::QueueName::Broadcast => &self.broadcast,
             crate::ports::QueueName::Deliveries => &self.deliveries,
         };
         let all = q.dead_letters().await?;
@@ -374,6 +376,7 @@ impl crate::ports::DeadLetters for EmbeddedDeadLetters {
     ) -> Result<crate::ports::Redrive, QueueError> {
         let q = match queue {
             crate::ports::QueueName::Events => &self.events,
+            crate::ports::QueueName::Broadcast => &self.broadcast,
             crate::ports::QueueName::Deliveries => &self.deliveries,
         };
         Ok(crate::ports::Redrive {
