@@ -22,6 +22,8 @@ done
 if [ "$mode" = --smoke ]; then
   cargo build --quiet -p ws-connect -p sender -p local -p bench
   BENCH_BIN_DIR="$tdir/debug" "$tdir/debug/bench" all --quick
+  "$tdir/debug/bench" units
+  BENCH_BIN_DIR="$tdir/debug" "$tdir/debug/bench" broadcast --devices 200 --quota-scale 0.05
   exit 0
 fi
 

@@ -271,6 +271,10 @@ pub async fn run(args: &[String]) {
     }
     target.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
+    if reached < devices || duplicates > 0 || lost_orders > 0 {
+        eprintln!("broadcast: {reached} of {devices} devices reached, {duplicates} duplicates, {lost_orders} order events lost");
+        std::process::exit(1);
+    }
 }
 
 /// Minimal HTTP/1.1 over a TCP stream: the bench needs two calls, not a client crate.
