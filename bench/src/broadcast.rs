@@ -190,7 +190,8 @@ pub async fn run(args: &[String]) {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = poster.await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let s = seen.lock().unwrap();
+    let (_, at_end) = http.get("/dev/quotas").await;
+    let s = std::mem::take(&mut *seen.lock().unwrap());
     let reached = s.broadcast.len();
     let duplicates: usize = s.broadcast.values().map(|(_, n)| n - 1).sum();
     let last = s.broadcast.values().map(|(t, _)| *t).max().unwrap_or(t0);
@@ -216,7 +217,6 @@ pub async fn run(args: &[String]) {
             .copied()
             .unwrap_or(f64::NAN)
     };
-    let (_, at_end) = http.get("/dev/quotas").await;
     let delta = |path: &[&str]| {
         let get = |v: &serde_json::Value| path.iter().fold(v, |v, k| &v[*k]).as_u64().unwrap_or(0);
         get(&at_end).saturating_sub(get(&at_start))
@@ -265,14 +265,15 @@ pub async fn run(args: &[String]) {
         "| consumer concurrency (scaled MaximumConcurrency) | {} |",
         at_end["concurrency"]
     );
-    drop(s);
     for t in tasks {
         t.abort();
     }
     target.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
     if reached < devices || duplicates > 0 || lost_orders > 0 {
-        eprintln!("broadcast: {reached} of {devices} devices reached, {duplicates} duplicates, {lost_orders} order events lost");
+        eprintln!(
+            "broadcast: {reached} of {devices} devices reached, {duplicates} duplicates, {lost_orders} order events lost"
+        );
         std::process::exit(1);
     }
 }
