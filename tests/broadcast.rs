@@ -87,10 +87,26 @@ async fn a_broadcast_reaches_every_device_once_also_when_its_pages_come_again() 
                 shard,
                 cursor: None,
                 page: 0,
+                users: None,
+                attempt: 0,
             }
             .to_body(),
         ));
     }
+    // And a page of leftover users, as a run that failed for them queues.
+    again.push(OutMessage::now(
+        BroadcastPage {
+            kind: BROADCAST.into(),
+            send_id: send_id.clone(),
+            content: req.content.clone(),
+            shard: 0,
+            cursor: None,
+            page: 0,
+            users: Some(vec![online[0].clone(), offline[0].clone()]),
+            attempt: 1,
+        }
+        .to_body(),
+    ));
     stack.broadcasts.send(again).await.unwrap();
     wait_until(
         "the repeated pages to be worked off",

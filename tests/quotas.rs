@@ -56,6 +56,31 @@ async fn the_management_api_throttles_past_the_account_rate_with_429() {
 }
 
 #[tokio::test]
+async fn client_messages_pings_included_count_against_the_account_rate() {
+    // 100 requests/s, burst 50: the connect takes one, pings the rest.
+    let stack = start_with(temp_dir("quota-messages"), |o| o.quota_scale = Some(0.01)).await;
+    let t = token(&stack, "alice").await;
+    let mut c = Client::connect(&stack.ws_url(), &t).await.unwrap();
+    for _ in 0..80 {
+        c.send(&serde_json::json!({"action": "ping"})).await;
+    }
+    let (mut pongs, mut refused) = (0, 0);
+    for _ in 0..80 {
+        let e = c.next_event(5).await;
+        if e["event"] == "pong" {
+            pongs += 1;
+        } else if e["message"] == "Too Many Requests" {
+            refused += 1;
+        } else {
+            panic!("{e}");
+        }
+    }
+    assert!((49..=60).contains(&pongs), "{pongs} pongs");
+    assert_eq!(pongs + refused, 80);
+    stack.stop().await;
+}
+
+#[tokio::test]
 async fn new_connections_past_the_rate_are_refused_at_the_handshake() {
     // 500 new connections/s x 0.01 = 5/s.
     let stack = start_with(temp_dir("quota-connect"), |o| o.quota_scale = Some(0.01)).await;

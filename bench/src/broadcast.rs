@@ -3,6 +3,9 @@
 //! quotas. Real WebSocket clients (two per user) behind the local gateway;
 //! order events posted during the broadcast measure what it does to them.
 //!
+//! Devices ping as the web client does (every 9 minutes, spread out): their
+//! keepalives share the account's request rate with the pushes.
+//!
 //! The devices connect before the broadcast at the unscaled 500 new
 //! connections/s (`--connect-quota-scale 1`): in production they arrive over
 //! hours; every other quota is scaled by F.
@@ -11,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
+use futures::{SinkExt, StreamExt};
 use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -43,7 +46,23 @@ async fn device(
         }
     };
     let _ = ready.send(()).await;
-    while let Some(Ok(msg)) = ws.next().await {
+    // Keepalives as the web client sends them: every CLIENT_PING_SECS, at a
+    // phase of its own, so N devices ping N / CLIENT_PING_SECS times a second.
+    let every = Duration::from_secs(shared::quotas::CLIENT_PING_SECS);
+    let phase =
+        every.mul_f64(((index as u64).wrapping_mul(2_654_435_761) % 10_000) as f64 / 10_000.0);
+    let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + phase, every);
+    loop {
+        let msg = tokio::select! {
+            m = ws.next() => match m {
+                Some(Ok(m)) => m,
+                _ => break,
+            },
+            _ = pings.tick() => {
+                let _ = ws.send(Message::text(r#"{"action":"ping"}"#)).await;
+                continue;
+            }
+        };
         let Message::Text(t) = msg else { continue };
         let Ok(v) = serde_json::from_str::<serde_json::Value>(t.as_str()) else {
             continue;
@@ -76,11 +95,12 @@ pub async fn run(args: &[String]) {
     let scale: f64 = arg(args, "--quota-scale")
         .and_then(|v| v.parse().ok())
         .unwrap_or(0.05);
+    // Order events meanwhile: 400/s at full scale, scaled like the quotas.
     let order_rate: u64 = arg(args, "--order-rate")
         .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
+        .unwrap_or(((400.0 * scale).round() as u64).max(1));
     let users = devices.div_ceil(2);
-    let order_users = 20;
+    let order_users = 100;
     let dir = std::env::temp_dir().join(format!("bench-broadcast-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let target = start_ours_with(

@@ -66,10 +66,13 @@ struct Live {
 
 /// API Gateway's request-rate quotas, scaled (`--aws-quotas`).
 pub struct Quotas {
-    /// The account's requests/s, shared by every management API call.
+    /// The account's requests/s, shared "across HTTP APIs, REST APIs,
+    /// WebSocket APIs, and WebSocket callback APIs": every management API
+    /// call, every message a client sends (pings too), every connect.
     management: Mutex<TokenBucket>,
     /// New WebSocket connections per second.
     connects: Mutex<TokenBucket>,
+    /// Requests refused by the account's rate.
     pub management_throttled: AtomicU64,
     pub connects_throttled: AtomicU64,
 }
@@ -134,6 +137,9 @@ fn gone(id: &str) -> Resp {
 
 /// What the template's MOCK `ping` route answers (its integration response).
 pub const PONG: &str = r#"{"event":"pong"}"#;
+
+/// What a client gets for a message over the account's request rate.
+pub const THROTTLED: &str = r#"{"message":"Too Many Requests"}"#;
 
 /// Route selection as the template's: `$request.body.action` is `ping`.
 fn is_ping(frame: &str) -> bool {
@@ -234,7 +240,8 @@ impl Gateway {
                 .expect("valid response");
         }
         if let Some(q) = &self.quotas
-            && !Quotas::allow(&q.connects, &q.connects_throttled)
+            && !(Quotas::allow(&q.connects, &q.connects_throttled)
+                && Quotas::allow(&q.management, &q.management_throttled))
         {
             return reply(
                 429,
@@ -363,6 +370,16 @@ impl Gateway {
                             let _ = sink.send(close(1009, "Message too big")).await;
                             break;
                         }
+                        if let Some(q) = &self.quotas
+                            && !Quotas::allow(&q.management, &q.management_throttled)
+                        {
+                            // Over the account's rate: the message is not routed.
+                            // (AWS does not document the shape of this answer.)
+                            if sink.send(Message::text(THROTTLED)).await.is_err() {
+                                break;
+                            }
+                            continue;
+                        }
                         if is_ping(t.as_str()) {
                             // The `ping` route: answered by the gateway itself, as the
                             // template's MOCK integration does, with no function call.
@@ -378,6 +395,14 @@ impl Gateway {
                         if b.len() > self.limits.max_message_bytes {
                             let _ = sink.send(close(1009, "Message too big")).await;
                             break;
+                        }
+                        if let Some(q) = &self.quotas
+                            && !Quotas::allow(&q.management, &q.management_throttled)
+                        {
+                            if sink.send(Message::text(THROTTLED)).await.is_err() {
+                                break;
+                            }
+                            continue;
                         }
                         self.clone().message(&id, connected_at, peer, String::from_utf8_lossy(&b).into_owned());
                     }

@@ -119,6 +119,8 @@ mod events_message_tests {
             shard: 3,
             cursor: None,
             page: 0,
+            users: None,
+            attempt: 0,
         };
         let m = EventsMessage::BroadcastPage(page);
         assert_eq!(EventsMessage::parse(&m.to_body()).unwrap(), m);

@@ -26,8 +26,9 @@ pub const BROADCAST_PAGE_SIZE: usize = 1000;
 /// The table's warm throughput (write units/s) the template asks for: a new
 /// on-demand table starts at 4,000; 40,000 is the default per-table quota.
 pub const TABLE_WARM_WRITE_UNITS: u32 = 40_000;
-/// Read units/s likewise (a new table starts at 12,000).
-pub const TABLE_WARM_READ_UNITS: u32 = 12_000;
+/// Read units/s likewise (a new table starts at 12,000): a broadcast reads
+/// about 2 units per user (preferences, connections) beside order events.
+pub const TABLE_WARM_READ_UNITS: u32 = 40_000;
 
 /// How often the web client pings: just under API Gateway's 10 minute idle timeout.
 pub const CLIENT_PING_SECS: u64 = 9 * 60;

@@ -867,7 +867,7 @@ impl Statistics for DynamoStore {
         for chunk in hours.chunks((100 / STATS_SHARDS) as usize) {
             let keys: Vec<Item> = chunk
                 .iter()
-                .flat_map(|h| (0..STATS_SHARDS).map(move |s| key(stats_pk(*h), stats_sk(s))))
+                .flat_map(|h| (0..STATS_SHARDS).map(move |s| key(stats_pk(*h, s), stats_sk(s))))
                 .collect();
             let mut request = Some(build(
                 aws_sdk_dynamodb::types::KeysAndAttributes::builder()
@@ -918,12 +918,12 @@ impl Statistics for DynamoStore {
     /// shard of the hour's item so concurrent flushes rarely meet.
     async fn flush_stats(&self) -> Result<(), StoreError> {
         for (hour, counts) in self.stats.take() {
-            let shard = (ulid::Ulid::new().random() % u128::from(STATS_SHARDS)) as u32;
+            let shard = random_stats_shard();
             let mut update = self
                 .client
                 .update_item()
                 .table_name(&self.table)
-                .set_key(Some(key(stats_pk(hour), stats_sk(shard))));
+                .set_key(Some(key(stats_pk(hour, shard), stats_sk(shard))));
             let mut parts = Vec::new();
             for (i, (name, by)) in counts.iter().enumerate() {
                 parts.push(format!("#c{i} :v{i}"));

@@ -11,7 +11,7 @@
 //! | delivery status   | `USER#u`       | `DELIVERY#<ulid>#<channel>` |
 //! | template override | `TEMPLATE`     | `<type>#<channel>`          |
 //! | event claim       | `EVENT#id`     | `EVENT`                     |
-//! | statistics        | `STATS#<hour>` | `COUNTS`                    |
+//! | statistics        | `STATS#<hour>#<shard>` | `COUNTS` (`COUNTS#<shard>` in DynamoDB) |
 //! | user directory    | `USERS#<shard>`| `USER#u`                    |
 //!
 //! `u` and `id` are [`key_part`]s: user ids come from identity providers
@@ -36,8 +36,7 @@ pub const CONN_PREFIX: &str = "CONN#";
 pub const CONN_END: &str = "CONN$";
 pub const DELIVERY_PREFIX: &str = "DELIVERY#";
 pub const STATS_PREFIX: &str = "STATS#";
-/// The embedded store keeps an hour's counters in one item (no write
-/// contention to spread), DynamoDB over [`STATS_SHARDS`] (`COUNTS#<n>`).
+/// An hour's counters are spread over [`STATS_SHARDS`] partition keys.
 pub const STATS_SK: &str = "COUNTS";
 pub const NOTIF_PREFIX: &str = "NOTIF#";
 /// Sorts just after every `NOTIF#…` key.
@@ -113,19 +112,26 @@ pub fn template_sk(kind: EventType, channel: Channel) -> String {
     format!("{}#{}", kind.as_str(), channel.as_str())
 }
 
-/// Statistics are counted per hour: a window is a handful of reads, never a scan.
-pub fn stats_pk(hour: StatsHour) -> String {
-    format!("{STATS_PREFIX}{}", hour.key())
+/// Statistics are counted per hour: a window is a handful of reads, never a
+/// scan. Each hour is split over [`STATS_SHARDS`] partition keys: every
+/// batch's flush writes one of them, and no key takes every writer's units.
+pub fn stats_pk(hour: StatsHour, shard: u32) -> String {
+    format!("{STATS_PREFIX}{}#{shard}", hour.key())
 }
 
 /// The hour of a statistics partition key.
 pub fn hour_of_stats_pk(pk: &str) -> Option<&str> {
-    pk.strip_prefix(STATS_PREFIX)
+    pk.strip_prefix(STATS_PREFIX)?
+        .rsplit_once('#')
+        .map(|(hour, _)| hour)
 }
 
-/// Hourly counters are split over this many items in DynamoDB: every event
-/// bumps one, and a single hot item would throttle and serialize writers.
 pub const STATS_SHARDS: u32 = 4;
+
+/// The shard a flush writes: any, so concurrent flushes rarely meet.
+pub fn random_stats_shard() -> u32 {
+    (ulid::Ulid::new().random() % u128::from(STATS_SHARDS)) as u32
+}
 
 pub fn stats_sk(shard: u32) -> String {
     format!("{STATS_SK}#{shard}")

@@ -48,6 +48,17 @@ pub struct BroadcastPage {
     pub cursor: Option<String>,
     #[serde(default)]
     pub page: u32,
+    /// Users left over by an earlier run of this page: only these, and no
+    /// directory read or next page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<Vec<String>>,
+    /// How many times those users failed already.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub attempt: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl BroadcastPage {
@@ -245,6 +256,8 @@ pub async fn send(
                             shard,
                             cursor: None,
                             page: 0,
+                            users: None,
+                            attempt: 0,
                         }
                         .to_body(),
                     )

@@ -27,6 +27,13 @@ use crate::usecases::process::{Worker, in_app_notification, process};
 
 /// Users of one page handled at once.
 const PAGE_CONCURRENCY: usize = 64;
+/// No user of a page is started after this (the worker's timeout is 30 s):
+/// the rest go on as a page of their own.
+const PAGE_TIME_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
+/// Users that failed come back this many times, after a pause, before the
+/// page goes the SQS way (retries, then the dead-letter queue).
+const LEFTOVER_ATTEMPTS: u32 = 5;
+const LEFTOVER_DELAY_SECONDS: u32 = 2;
 
 /// What happened to one user of a page.
 #[derive(Debug, PartialEq, Eq)]
@@ -37,6 +44,8 @@ enum Outcome {
     AlreadyNotified,
     /// In-app off: went the order-event way (claimed, jobs queued).
     Queued,
+    /// Not started: the page's time was up.
+    Deferred,
 }
 
 /// The notification id every copy of a send shares, and when it was made.
@@ -52,46 +61,100 @@ fn broadcast_id(send_id: &str) -> Result<(NotificationId, DateTime<Utc>), Messag
 }
 
 /// One page: its users notified, then the next page of its shard queued
-/// (once, whatever the number of times this page is processed).
+/// (once, whatever the number of times this page is processed). A page can
+/// also be a list of users left over by an earlier run of it: those that
+/// failed, or were not started within the time budget.
 pub async fn process_page(w: &Worker<'_>, page: BroadcastPage) -> Result<usize, MessageError> {
     let (id, at) = broadcast_id(&page.send_id)?;
-    let (users, next) = w
-        .directory
-        .users_in_shard(
-            page.shard,
-            page.cursor.as_deref(),
-            w.broadcast_page_size.clamp(1, BROADCAST_PAGE_SIZE),
-        )
-        .await?;
-    if let Some(cursor) = next {
-        queue_next(w, &page, cursor).await?;
-    }
+    let users = match &page.users {
+        Some(users) => users.clone(),
+        None => {
+            let (users, next) = w
+                .directory
+                .users_in_shard(
+                    page.shard,
+                    page.cursor.as_deref(),
+                    w.broadcast_page_size.clamp(1, BROADCAST_PAGE_SIZE),
+                )
+                .await?;
+            if let Some(cursor) = next {
+                queue_next(w, &page, cursor).await?;
+            }
+            users
+        }
+    };
+    let deadline = tokio::time::Instant::now() + PAGE_TIME_BUDGET;
     let (page_ref, id_ref) = (&page, &id);
-    let outcomes: Vec<Result<Outcome, MessageError>> = futures::stream::iter(users.clone())
-        .map(|user| async move { notify(w, page_ref, &user, id_ref, at).await })
-        .buffer_unordered(PAGE_CONCURRENCY)
-        .collect()
-        .await;
+    let outcomes: Vec<(String, Result<Outcome, MessageError>)> =
+        futures::stream::iter(users.clone())
+            .map(|user| async move {
+                if tokio::time::Instant::now() > deadline {
+                    return (user, Ok(Outcome::Deferred));
+                }
+                let outcome = notify(w, page_ref, &user, id_ref, at).await;
+                (user, outcome)
+            })
+            .buffer_unordered(PAGE_CONCURRENCY)
+            .collect()
+            .await;
     let devices: usize = outcomes
         .iter()
-        .map(|o| match o {
+        .map(|(_, o)| match o {
             Ok(Outcome::Notified(d)) => *d,
             _ => 0,
         })
         .sum();
-    let failed: Vec<String> = outcomes
-        .into_iter()
-        .filter_map(|o| o.err().map(|e| e.to_string()))
-        .collect();
-    tracing::info!(send_id = %page.send_id, shard = page.shard, page = page.page, users = users.len(), devices, failed = failed.len(), "broadcast page done");
-    if let Some(first) = failed.first() {
-        // The page comes back; the users it reached are skipped then.
+    let mut first_error = None;
+    let mut failed = Vec::new();
+    let mut deferred = Vec::new();
+    for (user, o) in outcomes {
+        match o {
+            Ok(Outcome::Deferred) => deferred.push(user),
+            Ok(_) => {}
+            Err(e) => {
+                first_error.get_or_insert(e.to_string());
+                failed.push(user);
+            }
+        }
+    }
+    tracing::info!(send_id = %page.send_id, shard = page.shard, page = page.page, users = users.len(), devices, failed = failed.len(), deferred = deferred.len(), "broadcast page done");
+    if failed.is_empty() && deferred.is_empty() {
+        return Ok(users.len());
+    }
+    if page.attempt >= LEFTOVER_ATTEMPTS {
+        // Let SQS retry it, then keep it in the dead-letter queue for redrive.
         return Err(MessageError::Retry(format!(
-            "{} of {} users failed, e.g. {first}",
+            "{} of {} users still failing after {} tries, e.g. {}",
             failed.len(),
-            users.len()
+            users.len(),
+            page.attempt,
+            first_error.unwrap_or_default()
         )));
     }
+    // Only the leftovers come again (the failed ones after a pause); a user
+    // reached already is skipped by the stored copy if one comes twice.
+    let leftover = |users: Vec<String>, attempt: u32, delay: u32| OutMessage {
+        body: BroadcastPage {
+            users: Some(users),
+            attempt,
+            ..page.clone()
+        }
+        .to_body(),
+        delay_seconds: delay,
+    };
+    let mut messages = Vec::new();
+    if !deferred.is_empty() {
+        messages.push(leftover(deferred, page.attempt, 0));
+    }
+    if !failed.is_empty() {
+        tracing::warn!(
+            failed = failed.len(),
+            error = first_error.as_deref().unwrap_or_default(),
+            "broadcast users failed; retrying them"
+        );
+        messages.push(leftover(failed, page.attempt + 1, LEFTOVER_DELAY_SECONDS));
+    }
+    w.broadcasts.send(messages).await?;
     Ok(users.len())
 }
 

@@ -170,13 +170,18 @@ fn unread_key(user: &str) -> String {
     key(&user_pk(user), UNREAD_SK)
 }
 
-fn stats_key(hour: StatsHour) -> String {
-    key(&stats_pk(hour), STATS_SK)
+fn stats_key(hour: StatsHour, shard: u32) -> String {
+    key(&stats_pk(hour, shard), STATS_SK)
 }
 
 /// Counters of one hour live in one item, as in DynamoDB.
-fn add_counts(t: &mut Table, hour: StatsHour, by: &HashMap<String, i64>) -> Result<(), StoreError> {
-    let k = stats_key(hour);
+fn add_counts(
+    t: &mut Table,
+    hour: StatsHour,
+    shard: u32,
+    by: &HashMap<String, i64>,
+) -> Result<(), StoreError> {
+    let k = stats_key(hour, shard);
     let mut counts: HashMap<String, i64> = get(t, &k)?.unwrap_or_default();
     for (name, n) in by {
         *counts.entry(name.clone()).or_default() += n;
@@ -652,14 +657,18 @@ impl Directory for EmbeddedStore {
 impl Statistics for EmbeddedStore {
     async fn stats(&self, hours: &[StatsHour]) -> Result<Vec<Counts>, StoreError> {
         self.flush_stats().await?;
-        let keys: Vec<String> = hours.iter().map(|h| stats_key(*h)).collect();
+        let hours = hours.to_vec();
         read(&self.db, ITEMS, move |t| {
-            keys.iter()
-                .map(|k| {
-                    let raw: HashMap<String, i64> = get(t, k)?.unwrap_or_default();
+            hours
+                .iter()
+                .map(|h| {
                     let mut counts = Counts::default();
-                    for (name, n) in raw {
-                        counts.add(&name, n);
+                    for shard in 0..STATS_SHARDS {
+                        let raw: HashMap<String, i64> =
+                            get(t, &stats_key(*h, shard))?.unwrap_or_default();
+                        for (name, n) in raw {
+                            counts.add(&name, n);
+                        }
                     }
                     Ok(counts)
                 })
@@ -677,12 +686,13 @@ impl Statistics for EmbeddedStore {
         if pending.is_empty() {
             return Ok(());
         }
-        let keys = pending.iter().map(|(h, _)| stats_key(*h)).collect();
+        let shard = random_stats_shard();
+        let keys = pending.iter().map(|(h, _)| stats_key(*h, shard)).collect();
         let retry = pending.clone();
         let res = self
             .transact(keys, false, move |t| {
                 for (hour, counts) in &pending {
-                    add_counts(t, *hour, counts)?;
+                    add_counts(t, *hour, shard, counts)?;
                 }
                 Ok(())
             })
