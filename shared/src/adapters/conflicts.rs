@@ -16,7 +16,7 @@ pub fn backoff(attempt: u32) -> Duration {
 
 /// [`backoff`] with another cap, in milliseconds.
 pub fn backoff_capped(attempt: u32, cap_ms: u64) -> Duration {
-    let cap = (4u64 << attempt.min(6)).min(cap_ms);
+    let cap = (4u64 << attempt.min(12)).min(cap_ms);
     let jitter = (ulid::Ulid::new().random() % u128::from(cap + 1)) as u64;
     Duration::from_millis(cap / 2 + jitter / 2)
 }

@@ -27,9 +27,10 @@ use crate::usecases::process::{Worker, in_app_notification, process};
 
 /// Users of one page handled at once.
 const PAGE_CONCURRENCY: usize = 64;
-/// No user of a page is started after this (the worker's timeout is 30 s):
+/// No user of a page is started after this (the worker's timeout is 30 s,
+/// a push may try for 10 s):
 /// the rest go on as a page of their own.
-const PAGE_TIME_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
+const PAGE_TIME_BUDGET: std::time::Duration = std::time::Duration::from_secs(15);
 /// Users that failed come back this many times, after a pause, before the
 /// page goes the SQS way (retries, then the dead-letter queue).
 const LEFTOVER_ATTEMPTS: u32 = 5;

@@ -22,10 +22,13 @@ pub const URGENT: Pace = Pace {
     retries: 40,
     cap_ms: 50,
 };
-/// Broadcasts: longer waits, leaving the freed capacity to urgent pushes first.
+/// Broadcasts: waits growing to 2 s (about 10 s of tries in all), so a
+/// broadcast's many pushes spread themselves over what the account's rate
+/// gives instead of retrying in step, and leave freed capacity to urgent
+/// pushes first.
 pub const BULK: Pace = Pace {
-    retries: 16,
-    cap_ms: 250,
+    retries: 14,
+    cap_ms: 2000,
 };
 
 #[derive(Debug, Default)]
