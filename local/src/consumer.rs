@@ -108,3 +108,61 @@ pub async fn run<F, Fut>(
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use shared::adapters::embedded::Embedded;
+    use shared::ports::{OutMessage, Queue};
+
+    use super::*;
+
+    /// The mapping's MaximumConcurrency: never more batches at once, and
+    /// every message still handled.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn at_most_the_configured_batches_run_at_once() {
+        let dir = std::env::temp_dir().join(format!("consumer-{}", ulid::Ulid::new()));
+        let db = Embedded::open(&dir).unwrap();
+        let queue = db.queue("q", Duration::from_secs(30), 3).unwrap();
+        let messages = (0..60).map(|i| OutMessage::now(format!("m{i}"))).collect();
+        queue.send(messages).await.unwrap();
+        let (running, peak, done) = (
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicUsize::new(0)),
+        );
+        let (stop_tx, stop) = watch::channel(false);
+        let task = {
+            let (running, peak, done) = (running.clone(), peak.clone(), done.clone());
+            tokio::spawn(run(
+                queue.clone(),
+                (3, 2),
+                Tracker::default(),
+                move |e: SqsEvent| {
+                    let (running, peak, done) = (running.clone(), peak.clone(), done.clone());
+                    async move {
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        peak.fetch_max(now, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        done.fetch_add(e.records.len(), Ordering::SeqCst);
+                        running.fetch_sub(1, Ordering::SeqCst);
+                        SqsBatchResponse::default()
+                    }
+                },
+                stop,
+            ))
+        };
+        let began = std::time::Instant::now();
+        while done.load(Ordering::SeqCst) < 60 && began.elapsed() < Duration::from_secs(20) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let _ = stop_tx.send(true);
+        let _ = task.await;
+        assert_eq!(done.load(Ordering::SeqCst), 60);
+        assert_eq!(peak.load(Ordering::SeqCst), 3, "batches at once");
+        drop(queue);
+        let _ = db.close(Duration::from_secs(5)).await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
