@@ -8,7 +8,7 @@ use integration::stack::{admin_token, start_with, temp_dir, token};
 use integration::wait_until;
 use serde_json::json;
 use shared::ports::*;
-use shared::usecases::admin::{BROADCAST, BroadcastPage, SendRequest};
+use shared::usecases::admin::{BroadcastPage, SendRequest};
 
 #[tokio::test]
 async fn a_broadcast_reaches_every_device_once_also_when_its_pages_come_again() {
@@ -80,30 +80,15 @@ async fn a_broadcast_reaches_every_device_once_also_when_its_pages_come_again() 
     let mut again = Vec::new();
     for shard in 0..USER_SHARDS {
         again.push(OutMessage::now(
-            BroadcastPage {
-                kind: BROADCAST.into(),
-                send_id: send_id.clone(),
-                content: req.content.clone(),
-                shard,
-                cursor: None,
-                page: 0,
-                users: None,
-                attempt: 0,
-            }
-            .to_body(),
+            BroadcastPage::first(&send_id, &req.content, shard).to_body(),
         ));
     }
     // And a page of leftover users, as a run that failed for them queues.
     again.push(OutMessage::now(
         BroadcastPage {
-            kind: BROADCAST.into(),
-            send_id: send_id.clone(),
-            content: req.content.clone(),
-            shard: 0,
-            cursor: None,
-            page: 0,
             users: Some(vec![online[0].clone(), offline[0].clone()]),
             attempt: 1,
+            ..BroadcastPage::first(&send_id, &req.content, 0)
         }
         .to_body(),
     ));

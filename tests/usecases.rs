@@ -3,7 +3,7 @@
 
 use chrono::Duration;
 use serde_json::json;
-use shared::model::{Channel, Connection, DeliveryStatus, EventClaim, MarkRead};
+use shared::model::{Channel, DeliveryStatus, EventClaim, MarkRead};
 use shared::ports::*;
 use shared::testing::InProcess;
 use shared::usecases::inbox;
@@ -15,18 +15,8 @@ fn event(id: &str, user: &str) -> String {
     .to_string()
 }
 
-/// What ws-connect does: the connection rows, and the user listed.
 async fn connect(p: &InProcess, user: &str, id: &str) {
-    p.store.list_user(user).await.unwrap();
-    p.store
-        .put_connection(&Connection {
-            connection_id: id.into(),
-            user_id: user.into(),
-            connected_at: p.now(),
-            expires_at: (p.now() + Duration::hours(2)).timestamp(),
-        })
-        .await
-        .unwrap();
+    p.connect(user, id).await;
 }
 
 #[tokio::test]
@@ -249,15 +239,7 @@ async fn an_events_write_units_do_not_grow_with_devices_and_a_broadcast_copy_cos
     }
     let everyone = users + 3; // and the three users above
     let cost = units(&p, async {
-        let req = shared::usecases::admin::SendRequest::parse(
-            br#"{"broadcast":true,"title":"Flash sale","message":"Now"}"#,
-            false,
-        )
-        .unwrap();
-        shared::usecases::admin::send(p.events.as_ref(), p.events.as_ref(), &req)
-            .await
-            .unwrap();
-        assert!(p.settle().await.is_empty());
+        assert!(p.broadcast("Flash sale", "Now").await.is_empty());
     })
     .await;
     assert_eq!(p.pushes.to("b0-c").len(), 1);

@@ -3,24 +3,12 @@
 //! DynamoDB's capacity accounting (1 KB per write unit, 4 KB per read unit,
 //! transactions double), running the worker and the sender in process.
 
-use chrono::Duration;
 use serde_json::json;
-use shared::model::Connection;
 use shared::ports::*;
 use shared::testing::InProcess;
 
-/// What ws-connect does: the connection rows, and the user listed.
 async fn connect(p: &InProcess, user: &str, id: &str) {
-    p.store.list_user(user).await.unwrap();
-    p.store
-        .put_connection(&Connection {
-            connection_id: id.into(),
-            user_id: user.into(),
-            connected_at: p.now(),
-            expires_at: (p.now() + Duration::hours(2)).timestamp(),
-        })
-        .await
-        .unwrap();
+    p.connect(user, id).await;
 }
 
 fn event(id: &str, user: &str, email: bool) -> String {
@@ -75,15 +63,7 @@ async fn per_recipient(users: usize) -> (f64, f64) {
         connect(&p, &format!("b{u}"), &format!("b{u}-c1")).await;
     }
     let before = p.capacity.consumed();
-    let req = shared::usecases::admin::SendRequest::parse(
-        br#"{"broadcast":true,"title":"Flash sale","message":"Two hours only"}"#,
-        false,
-    )
-    .unwrap();
-    shared::usecases::admin::send(p.events.as_ref(), p.events.as_ref(), &req)
-        .await
-        .unwrap();
-    assert!(p.settle().await.is_empty());
+    assert!(p.broadcast("Flash sale", "Two hours only").await.is_empty());
     let after = p.capacity.consumed();
     (
         (after.0 - before.0) as f64 / users as f64,

@@ -76,22 +76,8 @@ fn parse(mut opts: Options) -> Result<Option<Options>, String> {
             "--aws-quotas" => {
                 opts.quota_scale.get_or_insert(1.0);
             }
-            "--quota-scale" => {
-                let f: f64 = value(&arg)?
-                    .parse()
-                    .ok()
-                    .filter(|f: &f64| *f > 0.0 && *f <= 1.0)
-                    .ok_or("--quota-scale: a number in (0, 1]")?;
-                opts.quota_scale = Some(f);
-            }
-            "--connect-quota-scale" => {
-                let f: f64 = value(&arg)?
-                    .parse()
-                    .ok()
-                    .filter(|f: &f64| *f > 0.0 && *f <= 1.0)
-                    .ok_or("--connect-quota-scale: a number in (0, 1]")?;
-                opts.connect_quota_scale = Some(f);
-            }
+            "--quota-scale" => opts.quota_scale = Some(scale(&arg, value(&arg)?)?),
+            "--connect-quota-scale" => opts.connect_quota_scale = Some(scale(&arg, value(&arg)?)?),
             other => return Err(format!("unknown option `{other}`; see --help")),
         }
     }
@@ -159,4 +145,12 @@ async fn main() -> ExitCode {
     println!("stopping...");
     stack.stop().await;
     ExitCode::SUCCESS
+}
+
+/// A quota scale: a number in (0, 1].
+fn scale(name: &str, v: String) -> Result<f64, String> {
+    v.parse()
+        .ok()
+        .filter(|f: &f64| *f > 0.0 && *f <= 1.0)
+        .ok_or_else(|| format!("{name}: a number in (0, 1]"))
 }

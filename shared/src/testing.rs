@@ -168,6 +168,33 @@ impl InProcess {
         crate::ports::Clock::now(self.clock.as_ref())
     }
 
+    /// An admin's broadcast of `title` and `message`, worked off; the ids
+    /// of the messages that failed.
+    pub async fn broadcast(&self, title: &str, message: &str) -> Vec<String> {
+        let body = serde_json::json!({"broadcast": true, "title": title, "message": message});
+        let req = crate::usecases::admin::SendRequest::parse(body.to_string().as_bytes(), false)
+            .expect("a valid broadcast");
+        crate::usecases::admin::send(self.app.events.as_ref(), self.app.broadcasts.as_ref(), &req)
+            .await
+            .expect("queued");
+        self.settle().await
+    }
+
+    /// What ws-connect does: a connection row for two hours, the user listed.
+    pub async fn connect(&self, user: &str, connection_id: &str) {
+        use crate::ports::{Connections, Directory};
+        self.store.list_user(user).await.expect("list the user");
+        self.store
+            .put_connection(&crate::model::Connection {
+                connection_id: connection_id.into(),
+                user_id: user.into(),
+                connected_at: self.now(),
+                expires_at: (self.now() + chrono::Duration::hours(2)).timestamp(),
+            })
+            .await
+            .expect("store the connection");
+    }
+
     /// Runs the worker over the events queue and the sender over the
     /// deliveries queue, as Lambda would, until both are empty. Returns
     /// the ids of the messages that failed (they are not retried here).

@@ -62,6 +62,20 @@ fn is_zero(n: &u32) -> bool {
 }
 
 impl BroadcastPage {
+    /// The first page of one directory shard.
+    pub fn first(send_id: &str, content: &Content, shard: u32) -> Self {
+        Self {
+            kind: BROADCAST.into(),
+            send_id: send_id.to_owned(),
+            content: content.clone(),
+            shard,
+            cursor: None,
+            page: 0,
+            users: None,
+            attempt: 0,
+        }
+    }
+
     pub fn to_body(&self) -> String {
         serde_json::to_string(self).expect("pages serialize")
     }
@@ -248,19 +262,7 @@ pub async fn send(
         Audience::Everyone => {
             let pages = (0..crate::ports::USER_SHARDS)
                 .map(|shard| {
-                    OutMessage::now(
-                        BroadcastPage {
-                            kind: BROADCAST.into(),
-                            send_id: send_id.clone(),
-                            content: req.content.clone(),
-                            shard,
-                            cursor: None,
-                            page: 0,
-                            users: None,
-                            attempt: 0,
-                        }
-                        .to_body(),
-                    )
+                    OutMessage::now(BroadcastPage::first(&send_id, &req.content, shard).to_body())
                 })
                 .collect();
             broadcasts.send(pages).await?;

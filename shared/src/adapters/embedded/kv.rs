@@ -144,54 +144,26 @@ pub async fn write<T: Send + 'static>(
     + Sync
     + 'static,
 ) -> Result<T, StoreError> {
-    let f = Arc::new(f);
+    let db = db.clone();
     let metered = def.name() == ITEMS.name();
-    throttle_retries(|| {
-        let (db, f) = (db.clone(), f.clone());
-        async move {
-            tokio::task::spawn_blocking(move || {
-                let mut tx = db.begin_write().map_err(err)?;
-                if !durable {
-                    tx.set_durability(Durability::None)
-                        .map_err(|e| StoreError::Backend(e.to_string()))?;
-                }
-                super::capacity::start();
-                let out = {
-                    let table = tx.open_table(def).map_err(err);
-                    table.and_then(|mut table| f(&mut table))
-                };
-                let touched = super::capacity::finish();
-                let out = out?;
-                if metered && let Some(cap) = db.capacity.get() {
-                    // Refused: the transaction is dropped, nothing applied.
-                    cap.charge_write(&super::capacity::writes(&touched))?;
-                }
-                tx.commit().map_err(err)?;
-                Ok(out)
-            })
-            .await
-            .map_err(|e| StoreError::Backend(format!("embedded store task: {e}")))?
+    off_thread_retried(move || {
+        let mut tx = db.begin_write().map_err(err)?;
+        if !durable {
+            tx.set_durability(Durability::None)
+                .map_err(|e| StoreError::Backend(e.to_string()))?;
         }
+        super::capacity::start();
+        let out = tx.open_table(def).map_err(err).and_then(|mut t| f(&mut t));
+        let touched = super::capacity::finish();
+        let out = out?;
+        if metered && let Some(cap) = db.capacity.get() {
+            // Refused: the transaction is dropped, nothing applied.
+            cap.charge_write(&super::capacity::writes(&touched))?;
+        }
+        tx.commit().map_err(err)?;
+        Ok(out)
     })
     .await
-}
-
-/// Throttled requests are tried again with the same policy as on AWS (the
-/// SDK and the DynamoDB adapter's): jittered backoff, a few times.
-async fn throttle_retries<T, Fut>(mut attempt_once: impl FnMut() -> Fut) -> Result<T, StoreError>
-where
-    Fut: std::future::Future<Output = Result<T, StoreError>>,
-{
-    let mut attempt = 0;
-    loop {
-        match attempt_once().await {
-            Err(StoreError::Throttled(_)) if attempt < crate::adapters::conflicts::RETRIES => {
-                attempt += 1;
-                tokio::time::sleep(crate::adapters::conflicts::backoff(attempt)).await;
-            }
-            other => return other,
-        }
-    }
 }
 
 pub async fn read<T: Send + 'static>(
@@ -202,26 +174,42 @@ pub async fn read<T: Send + 'static>(
     + Sync
     + 'static,
 ) -> Result<T, StoreError> {
-    let f = Arc::new(f);
+    let db = db.clone();
     let metered = def.name() == ITEMS.name();
-    throttle_retries(|| {
-        let (db, f) = (db.clone(), f.clone());
-        async move {
-            tokio::task::spawn_blocking(move || {
-                let tx = db.begin_read().map_err(err)?;
-                let table = tx.open_table(def).map_err(err)?;
-                super::capacity::start();
-                let out = f(&table);
-                let touched = super::capacity::finish();
-                let out = out?;
-                if metered && let Some(cap) = db.capacity.get() {
-                    cap.charge_read(&super::capacity::reads(&touched))?;
-                }
-                Ok(out)
-            })
-            .await
-            .map_err(|e| StoreError::Backend(format!("embedded store task: {e}")))?
+    off_thread_retried(move || {
+        let tx = db.begin_read().map_err(err)?;
+        let table = tx.open_table(def).map_err(err)?;
+        super::capacity::start();
+        let out = f(&table);
+        let touched = super::capacity::finish();
+        let out = out?;
+        if metered && let Some(cap) = db.capacity.get() {
+            cap.charge_read(&super::capacity::reads(&touched))?;
         }
+        Ok(out)
     })
     .await
+}
+
+/// Runs `job` off the async threads; a throttled run is tried again with
+/// the same policy as on AWS (the SDK's and the DynamoDB adapter's):
+/// jittered backoff, a few times.
+async fn off_thread_retried<T: Send + 'static>(
+    job: impl Fn() -> Result<T, StoreError> + Send + Sync + 'static,
+) -> Result<T, StoreError> {
+    let job = Arc::new(job);
+    let mut attempt = 0;
+    loop {
+        let run = job.clone();
+        let res = tokio::task::spawn_blocking(move || run())
+            .await
+            .map_err(|e| StoreError::Backend(format!("embedded store task: {e}")))?;
+        match res {
+            Err(StoreError::Throttled(_)) if attempt < crate::adapters::conflicts::RETRIES => {
+                attempt += 1;
+                tokio::time::sleep(crate::adapters::conflicts::backoff(attempt)).await;
+            }
+            other => return other,
+        }
+    }
 }
