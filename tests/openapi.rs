@@ -457,6 +457,18 @@ fn the_template_runs_at_the_capacity_in_shared_quotas() {
             .any(|l| l.trim().starts_with("DependsOn:") && l.contains("PingRoute")),
         "the stage must depend on the ping route, or it may deploy without it:\n{stage}"
     );
+    // A million devices' keepalives fit under the ping route's own throttle
+    // (the stage's default route throttle is 1,000 requests/s).
+    let ping = block(&stage, 8, "ping").expect("RouteSettings for the ping route");
+    let rate: u64 = ping
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("ThrottlingRateLimit:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("a ThrottlingRateLimit for ping");
+    assert!(
+        rate >= 1_000_000 / CLIENT_PING_SECS,
+        "ping route throttled at {rate}/s, below a million devices' keepalives"
+    );
 }
 
 /// Every `LogLevel` the template offers must mean the same to Lambda's

@@ -248,3 +248,52 @@ async fn an_events_write_units_do_not_grow_with_devices_and_a_broadcast_copy_cos
         "{cost} units for {everyone} recipients"
     );
 }
+
+#[tokio::test]
+async fn a_page_run_twice_at_once_queues_its_next_page_once() {
+    let p = InProcess::new(|c| c.broadcast_page_size = 1);
+    // Two users of one directory shard: a page of one user each.
+    let shard = shared::ports::user_shard("pa");
+    let second = (0..1000)
+        .map(|i| format!("pb{i}"))
+        .find(|u| shared::ports::user_shard(u) == shard)
+        .unwrap();
+    p.connect("pa", "pa-c").await;
+    p.connect(&second, "pb-c").await;
+    let req = shared::usecases::admin::SendRequest::parse(
+        br#"{"broadcast":true,"title":"Flash sale","message":"Now"}"#,
+        false,
+    )
+    .unwrap();
+    let send_id = format!("adm_{}", shared::ids::new_id());
+    let page = shared::usecases::admin::BroadcastPage::first(&send_id, &req.content, shard);
+    let worker = p.app.worker();
+    let (a, b) = futures::join!(
+        shared::usecases::broadcast::process_page(&worker, page.clone()),
+        shared::usecases::broadcast::process_page(&worker, page.clone()),
+    );
+    assert!(a.is_ok() || b.is_ok(), "{a:?} {b:?}");
+    let queued: Vec<_> = p
+        .events
+        .take()
+        .into_iter()
+        .filter(|m| m.body.contains("\"page\":1"))
+        .collect();
+    assert_eq!(queued.len(), 1, "the next page, once: {queued:?}");
+    // The first user got one copy and one push, whichever run reached them.
+    let first = p
+        .store
+        .notifications_after(&page_user(shard, &second), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(first.items.len(), 1);
+}
+
+/// The user the first page of `shard` holds (directory order).
+fn page_user(_shard: u32, second: &str) -> String {
+    if "USER#pa" < format!("USER#{second}").as_str() {
+        "pa".into()
+    } else {
+        second.into()
+    }
+}

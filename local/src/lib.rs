@@ -302,7 +302,13 @@ pub async fn start(mut opts: Options) -> Result<Running, StartError> {
     let embedded = Embedded::open(&opts.data_dir)?;
     let events = embedded.queue("events", opts.visibility_timeout, opts.max_receives)?;
     let deliveries = embedded.queue("deliveries", opts.visibility_timeout, opts.max_receives)?;
-    let broadcasts = embedded.queue("broadcast", opts.visibility_timeout, opts.max_receives)?;
+    // A broadcast page may run for most of the worker's 30 s: the template
+    // gives its queue 180 s, so a page is not handed out again while it runs.
+    let broadcasts = embedded.queue(
+        "broadcast",
+        opts.visibility_timeout.max(Duration::from_secs(180)),
+        opts.max_receives,
+    )?;
     let capacity = opts.quota_scale.map(|scale| {
         use shared::quotas::{TABLE_WARM_READ_UNITS, TABLE_WARM_WRITE_UNITS};
         embedded.enforce_capacity(shared::adapters::embedded::capacity::Capacity::new(

@@ -117,7 +117,14 @@ fn is_transaction_throttled(err: &SdkError<TransactWriteItemsError, impl std::fm
         Some(TransactWriteItemsError::TransactionCanceledException(e)) => e
             .cancellation_reasons()
             .iter()
-            .any(|r| r.code() == Some("ThrottlingError")),
+            // On-demand tables answer ThrottlingError, provisioned ones
+            // ProvisionedThroughputExceeded.
+            .any(|r| {
+                matches!(
+                    r.code(),
+                    Some("ThrottlingError" | "ProvisionedThroughputExceeded")
+                )
+            }),
         _ => false,
     }
 }
@@ -861,7 +868,9 @@ impl Directory for DynamoStore {
 #[async_trait]
 impl Statistics for DynamoStore {
     async fn stats(&self, hours: &[StatsHour]) -> Result<Vec<Counts>, StoreError> {
-        self.flush_stats().await?;
+        if let Err(e) = self.flush_stats().await {
+            tracing::warn!(error = %e, "statistics not written yet; showing what is");
+        }
         let mut found: HashMap<String, Counts> = HashMap::new();
         // Four shards an hour, at most 100 keys a call.
         for chunk in hours.chunks((100 / STATS_SHARDS) as usize) {
@@ -917,7 +926,8 @@ impl Statistics for DynamoStore {
     /// One UpdateItem per hour with every count of the batch, on a random
     /// shard of the hour's item so concurrent flushes rarely meet.
     async fn flush_stats(&self) -> Result<(), StoreError> {
-        for (hour, counts) in self.stats.take() {
+        let mut pending = self.stats.take().into_iter();
+        while let Some((hour, counts)) = pending.next() {
             let shard = random_stats_shard();
             let mut update = self
                 .client
@@ -936,7 +946,11 @@ impl Statistics for DynamoStore {
                 .send()
                 .await;
             if let Err(e) = res {
+                // This hour and every one not written yet wait for the next flush.
                 self.stats.restore(hour, counts);
+                for (hour, counts) in pending {
+                    self.stats.restore(hour, counts);
+                }
                 return Err(backend(e));
             }
         }

@@ -23,14 +23,16 @@ use crate::protocol::ServerMessage;
 use crate::quotas::BROADCAST_PAGE_SIZE;
 use crate::usecases::MessageError;
 use crate::usecases::admin::{BroadcastPage, event_for};
-use crate::usecases::process::{Worker, in_app_notification, process};
+use crate::usecases::process::{CLAIM_LEASE, Worker, in_app_notification, process};
 
 /// Users of one page handled at once.
 const PAGE_CONCURRENCY: usize = 64;
-/// No user of a page is started after this (the worker's timeout is 30 s,
-/// a push may try for 10 s):
-/// the rest go on as a page of their own.
-const PAGE_TIME_BUDGET: std::time::Duration = std::time::Duration::from_secs(15);
+/// No user of a page is started after this: the worker's timeout is 30 s
+/// and a broadcast push may try for 14 s, so a user started in time is
+/// pushed before Lambda stops the page (a stop between a user's store and
+/// push would leave the copy unpushed: in the inbox, not on the screen).
+/// The rest go on as a page of their own.
+const PAGE_TIME_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
 /// Users that failed come back this many times, after a pause, before the
 /// page goes the SQS way (retries, then the dead-letter queue).
 const LEFTOVER_ATTEMPTS: u32 = 5;
@@ -67,21 +69,16 @@ fn broadcast_id(send_id: &str) -> Result<(NotificationId, DateTime<Utc>), Messag
 /// failed, or were not started within the time budget.
 pub async fn process_page(w: &Worker<'_>, page: BroadcastPage) -> Result<usize, MessageError> {
     let (id, at) = broadcast_id(&page.send_id)?;
-    let users = match &page.users {
-        Some(users) => users.clone(),
+    let (users, next) = match &page.users {
+        Some(users) => (users.clone(), None),
         None => {
-            let (users, next) = w
-                .directory
+            w.directory
                 .users_in_shard(
                     page.shard,
                     page.cursor.as_deref(),
                     w.broadcast_page_size.clamp(1, BROADCAST_PAGE_SIZE),
                 )
-                .await?;
-            if let Some(cursor) = next {
-                queue_next(w, &page, cursor).await?;
-            }
-            users
+                .await?
         }
     };
     let deadline = tokio::time::Instant::now() + PAGE_TIME_BUDGET;
@@ -119,7 +116,12 @@ pub async fn process_page(w: &Worker<'_>, page: BroadcastPage) -> Result<usize, 
         }
     }
     tracing::info!(send_id = %page.send_id, shard = page.shard, page = page.page, users = users.len(), devices, failed = failed.len(), deferred = deferred.len(), "broadcast page done");
+    // Every user of the page is now notified or in a leftover message, so
+    // a second run of this page never has to reach past where the next begins.
     if failed.is_empty() && deferred.is_empty() {
+        if let Some(cursor) = next {
+            queue_next(w, &page, cursor).await?;
+        }
         return Ok(users.len());
     }
     if page.attempt >= LEFTOVER_ATTEMPTS {
@@ -156,13 +158,16 @@ pub async fn process_page(w: &Worker<'_>, page: BroadcastPage) -> Result<usize, 
         messages.push(leftover(failed, page.attempt + 1, LEFTOVER_DELAY_SECONDS));
     }
     w.broadcasts.send(messages).await?;
+    if let Some(cursor) = next {
+        queue_next(w, &page, cursor).await?;
+    }
     Ok(users.len())
 }
 
-/// Queues the next page of the shard before this one's users, so a page
-/// retried for one user's failure does not hold the rest of its shard
-/// back. A page claim (by send, shard and page) keeps the chain single when
-/// a page is processed twice.
+/// Queues the next page of the shard, once: a page claim (by send, shard
+/// and page) keeps the chain single when a page is processed twice, also at
+/// the same time. Only the run that stored the claim sends; a claim left
+/// unsent by a run that died is taken over after the lease, as events' are.
 async fn queue_next(
     w: &Worker<'_>,
     page: &BroadcastPage,
@@ -190,10 +195,20 @@ async fn queue_next(
             notification: None,
         })
         .await?;
-    if let Recorded::Duplicate(c) = recorded
-        && c.dispatched
-    {
-        return Ok(());
+    if let Recorded::Duplicate(existing) = recorded {
+        if existing.dispatched {
+            return Ok(());
+        }
+        if now - existing.claimed_at < CLAIM_LEASE {
+            return Err(MessageError::Retry(
+                "the next page is being queued by another run of this page".into(),
+            ));
+        }
+        if !w.claims.take_over_claim(&existing, now).await? {
+            return Err(MessageError::Retry(
+                "lost the race to take over a stalled page".into(),
+            ));
+        }
     }
     w.broadcasts
         .send(vec![OutMessage::now(next.to_body())])
@@ -221,11 +236,9 @@ async fn notify(
     let templates = w.templates.get(w.template_store).await?;
     let notification =
         in_app_notification(&templates, &event, id.clone(), at, w.loopback_http_links)?;
-    if !w.claims.record_broadcast(user, &notification).await? {
-        return Ok(Outcome::AlreadyNotified);
-    }
-    // Email and SMS, if this user wants them for this category: queued once,
-    // right after the store that makes a second pass skip this user.
+    // Email and SMS, if this user wants them for this category: rendered
+    // before the store (nothing may fail between the store and the push),
+    // queued once, right after the store that makes a second pass skip this user.
     let mut jobs = Vec::new();
     let poison = |e: crate::template::RenderError| MessageError::Poison(e.to_string());
     if prefs.enabled(category, Channel::Email)
@@ -247,6 +260,9 @@ async fn notify(
             to,
             text: templates.render_sms(&event).map_err(poison)?,
         });
+    }
+    if !w.claims.record_broadcast(user, &notification).await? {
+        return Ok(Outcome::AlreadyNotified);
     }
     let devices = push(w, &event.user_id, notification).await;
     if !jobs.is_empty()

@@ -144,8 +144,33 @@ pub async fn write<T: Send + 'static>(
     + Sync
     + 'static,
 ) -> Result<T, StoreError> {
+    write_metered(db, def, durable, def.name() == ITEMS.name(), f).await
+}
+
+/// [`write`] that DynamoDB would not bill: the TTL sweeper's deletes.
+pub async fn write_unmetered<T: Send + 'static>(
+    db: &Arc<super::Db>,
+    def: Def,
+    durable: bool,
+    f: impl Fn(&mut redb::Table<&'static str, &'static [u8]>) -> Result<T, StoreError>
+    + Send
+    + Sync
+    + 'static,
+) -> Result<T, StoreError> {
+    write_metered(db, def, durable, false, f).await
+}
+
+async fn write_metered<T: Send + 'static>(
+    db: &Arc<super::Db>,
+    def: Def,
+    durable: bool,
+    metered: bool,
+    f: impl Fn(&mut redb::Table<&'static str, &'static [u8]>) -> Result<T, StoreError>
+    + Send
+    + Sync
+    + 'static,
+) -> Result<T, StoreError> {
     let db = db.clone();
-    let metered = def.name() == ITEMS.name();
     off_thread_retried(move || {
         let mut tx = db.begin_write().map_err(err)?;
         if !durable {
