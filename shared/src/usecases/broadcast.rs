@@ -23,7 +23,7 @@ use crate::protocol::ServerMessage;
 use crate::quotas::BROADCAST_PAGE_SIZE;
 use crate::usecases::MessageError;
 use crate::usecases::admin::{BroadcastPage, event_for};
-use crate::usecases::process::{CLAIM_LEASE, Worker, in_app_notification, process};
+use crate::usecases::process::{Worker, in_app_notification, process, take_over_if_stalled};
 
 /// Users of one page handled at once.
 const PAGE_CONCURRENCY: usize = 64;
@@ -195,20 +195,10 @@ async fn queue_next(
             notification: None,
         })
         .await?;
-    if let Recorded::Duplicate(existing) = recorded {
-        if existing.dispatched {
-            return Ok(());
-        }
-        if now - existing.claimed_at < CLAIM_LEASE {
-            return Err(MessageError::Retry(
-                "the next page is being queued by another run of this page".into(),
-            ));
-        }
-        if !w.claims.take_over_claim(&existing, now).await? {
-            return Err(MessageError::Retry(
-                "lost the race to take over a stalled page".into(),
-            ));
-        }
+    if let Recorded::Duplicate(existing) = recorded
+        && !take_over_if_stalled(w.claims, &existing, now, "broadcast page").await?
+    {
+        return Ok(());
     }
     w.broadcasts
         .send(vec![OutMessage::now(next.to_body())])

@@ -69,6 +69,33 @@ pub async fn process_event(app: &Worker<'_>, body: &str) -> Result<Processed, Me
         .await
 }
 
+/// What to do with a claim found taken: false when its holder finished
+/// (nothing left to do); a retry while the holder may still be at work
+/// (claimed less than [`CLAIM_LEASE`] ago); true once this invocation took
+/// over a claim whose holder died before dispatching.
+pub(crate) async fn take_over_if_stalled(
+    claims: &dyn Claims,
+    existing: &EventClaim,
+    now: DateTime<Utc>,
+    what: &str,
+) -> Result<bool, MessageError> {
+    if existing.dispatched {
+        return Ok(false);
+    }
+    if now - existing.claimed_at < CLAIM_LEASE {
+        return Err(MessageError::Retry(format!(
+            "{what} is being dispatched by another invocation"
+        )));
+    }
+    if !claims.take_over_claim(existing, now).await? {
+        return Err(MessageError::Retry(format!(
+            "lost the race to take over a stalled {what}"
+        )));
+    }
+    tracing::warn!("taking over a {what} whose dispatch stalled");
+    Ok(true)
+}
+
 /// The in-app notification of `event`, rendered; its action URL checked.
 pub(crate) fn in_app_notification(
     templates: &Templates,
@@ -163,22 +190,10 @@ pub(crate) async fn process(
         })
         .await?;
     if let Recorded::Duplicate(existing) = recorded {
-        if existing.dispatched {
+        if !take_over_if_stalled(app.claims, &existing, now, "event").await? {
             tracing::info!("duplicate event absorbed");
             return Ok(Processed::Duplicate);
         }
-        if now - existing.claimed_at < CLAIM_LEASE {
-            // Another invocation stored it and is queueing its jobs right now.
-            return Err(MessageError::Retry(
-                "event is being dispatched by another invocation".into(),
-            ));
-        }
-        if !app.claims.take_over_claim(&existing, now).await? {
-            return Err(MessageError::Retry(
-                "lost the race to take over a stalled event".into(),
-            ));
-        }
-        tracing::warn!("taking over an event whose dispatch stalled");
         claim = existing;
         notification = render(&claim)?;
     }
