@@ -23,7 +23,9 @@ use crate::protocol::ServerMessage;
 use crate::quotas::BROADCAST_PAGE_SIZE;
 use crate::usecases::MessageError;
 use crate::usecases::admin::{BroadcastPage, event_for};
-use crate::usecases::process::{Worker, in_app_notification, process, take_over_if_stalled};
+use crate::usecases::process::{
+    Outside, Worker, in_app_notification, outside_jobs, process, take_over_if_stalled,
+};
 
 /// Users of one page handled at once.
 const PAGE_CONCURRENCY: usize = 64;
@@ -229,28 +231,13 @@ async fn notify(
     // Email and SMS, if this user wants them for this category: rendered
     // before the store (nothing may fail between the store and the push),
     // queued once, right after the store that makes a second pass skip this user.
-    let mut jobs = Vec::new();
-    let poison = |e: crate::template::RenderError| MessageError::Poison(e.to_string());
-    if prefs.enabled(category, Channel::Email)
-        && let Some(to) = prefs.email.clone()
-    {
-        jobs.push(DeliveryJob::Email {
-            user_id: event.user_id.clone(),
-            notification_id: id.clone(),
-            to,
-            content: templates.render_email(&event).map_err(poison)?,
-        });
-    }
-    if prefs.enabled(category, Channel::Sms)
-        && let Some(to) = prefs.phone.clone()
-    {
-        jobs.push(DeliveryJob::Sms {
-            user_id: event.user_id.clone(),
-            notification_id: id.clone(),
-            to,
-            text: templates.render_sms(&event).map_err(poison)?,
-        });
-    }
+    let jobs: Vec<DeliveryJob> = outside_jobs(&templates, &event, &prefs, id)?
+        .into_iter()
+        .filter_map(|o| match o {
+            Outside::Job(_, job) => Some(*job),
+            Outside::NoAddress(..) => None,
+        })
+        .collect();
     if !w.claims.record_broadcast(user, &notification).await? {
         return Ok(Outcome::AlreadyNotified);
     }

@@ -96,6 +96,62 @@ pub(crate) async fn take_over_if_stalled(
     Ok(true)
 }
 
+/// An email or SMS the user wants for an event: its job, or why it cannot go.
+pub(crate) enum Outside {
+    Job(Channel, Box<DeliveryJob>),
+    NoAddress(Channel, &'static str),
+}
+
+/// The email and SMS jobs of `event` for a user with `prefs`, rendered.
+/// Each needs an address: from the event, else the user's own.
+pub(crate) fn outside_jobs(
+    templates: &Templates,
+    event: &BusinessEvent,
+    prefs: &crate::preferences::Preferences,
+    notification_id: &crate::ids::NotificationId,
+) -> Result<Vec<Outside>, MessageError> {
+    let outside = [
+        (
+            Channel::Email,
+            event.recipient_email().or(prefs.email.as_deref()),
+            "no email address in the event or the user's preferences",
+        ),
+        (
+            Channel::Sms,
+            event.recipient_phone().or(prefs.phone.as_deref()),
+            "no phone number in the event or the user's preferences",
+        ),
+    ];
+    let poison = |e: crate::template::RenderError| MessageError::Poison(e.to_string());
+    let mut out = Vec::new();
+    for (channel, address, missing) in outside {
+        if !prefs.enabled(event.kind.category(), channel) {
+            continue;
+        }
+        let Some(to) = address.map(str::to_owned) else {
+            out.push(Outside::NoAddress(channel, missing));
+            continue;
+        };
+        let (user_id, notification_id) = (event.user_id.clone(), notification_id.clone());
+        let job = match channel {
+            Channel::Sms => DeliveryJob::Sms {
+                user_id,
+                notification_id,
+                to,
+                text: templates.render_sms(event).map_err(poison)?,
+            },
+            _ => DeliveryJob::Email {
+                user_id,
+                notification_id,
+                to,
+                content: templates.render_email(event).map_err(poison)?,
+            },
+        };
+        out.push(Outside::Job(channel, Box::new(job)));
+    }
+    Ok(out)
+}
+
 /// The in-app notification of `event`, rendered; its action URL checked.
 pub(crate) fn in_app_notification(
     templates: &Templates,
@@ -208,54 +264,26 @@ pub(crate) async fn process(
         });
         channels.push(Channel::InApp);
     }
-    // Email and SMS need an address: from the event, else the user's own.
-    let outside = [
-        (
-            Channel::Email,
-            event.recipient_email().or(prefs.email.as_deref()),
-            "no email address in the event or the user's preferences",
-        ),
-        (
-            Channel::Sms,
-            event.recipient_phone().or(prefs.phone.as_deref()),
-            "no phone number in the event or the user's preferences",
-        ),
-    ];
-    for (channel, address, missing) in outside {
-        if !prefs.enabled(category, channel) {
-            continue;
+    for outside in outside_jobs(&templates, event, &prefs, &claim.notification_id)? {
+        match outside {
+            Outside::Job(channel, job) => {
+                jobs.push(*job);
+                channels.push(channel);
+            }
+            Outside::NoAddress(channel, missing) => {
+                app.log
+                    .record_delivery(&DeliveryRecord {
+                        user_id: event.user_id.to_string(),
+                        notification_id: claim.notification_id.to_string(),
+                        channel,
+                        status: DeliveryStatus::Skipped,
+                        reason: Some(missing.into()),
+                        detail: None,
+                        at: now,
+                    })
+                    .await?;
+            }
         }
-        let Some(to) = address.map(str::to_owned) else {
-            app.log
-                .record_delivery(&DeliveryRecord {
-                    user_id: event.user_id.to_string(),
-                    notification_id: claim.notification_id.to_string(),
-                    channel,
-                    status: DeliveryStatus::Skipped,
-                    reason: Some(missing.into()),
-                    detail: None,
-                    at: now,
-                })
-                .await?;
-            continue;
-        };
-        let poison = |e: crate::template::RenderError| MessageError::Poison(e.to_string());
-        let (user_id, notification_id) = (event.user_id.clone(), claim.notification_id.clone());
-        jobs.push(match channel {
-            Channel::Sms => DeliveryJob::Sms {
-                user_id,
-                notification_id,
-                to,
-                text: templates.render_sms(event).map_err(poison)?,
-            },
-            _ => DeliveryJob::Email {
-                user_id,
-                notification_id,
-                to,
-                content: templates.render_email(event).map_err(poison)?,
-            },
-        });
-        channels.push(channel);
     }
     if !jobs.is_empty() {
         app.deliveries
