@@ -26,14 +26,16 @@ thread_local! {
 
 pub(super) type Touched = (String, usize, bool);
 
-/// Starts metering on this thread.
-pub(super) fn start() {
+/// Runs `f`, recording what it touches when `on` (nothing is recorded,
+/// nor allocated, when the limits are not emulated).
+pub(super) fn metering<T>(on: bool, f: impl FnOnce() -> T) -> (T, Vec<Touched>) {
+    if !on {
+        return (f(), Vec::new());
+    }
     TOUCHED.with(|t| *t.borrow_mut() = Some(Vec::new()));
-}
-
-/// Stops metering and returns what was touched.
-pub(super) fn finish() -> Vec<Touched> {
-    TOUCHED.with(|t| t.borrow_mut().take().unwrap_or_default())
+    let out = f();
+    let touched = TOUCHED.with(|t| t.borrow_mut().take().unwrap_or_default());
+    (out, touched)
 }
 
 /// Records an item read or written by the running operation.

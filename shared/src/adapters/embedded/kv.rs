@@ -177,11 +177,12 @@ async fn write_metered<T: Send + 'static>(
             tx.set_durability(Durability::None)
                 .map_err(|e| StoreError::Backend(e.to_string()))?;
         }
-        super::capacity::start();
-        let out = tx.open_table(def).map_err(err).and_then(|mut t| f(&mut t));
-        let touched = super::capacity::finish();
+        let cap = db.capacity.get().filter(|_| metered);
+        let (out, touched) = super::capacity::metering(cap.is_some(), || {
+            tx.open_table(def).map_err(err).and_then(|mut t| f(&mut t))
+        });
         let out = out?;
-        if metered && let Some(cap) = db.capacity.get() {
+        if let Some(cap) = cap {
             // Refused: the transaction is dropped, nothing applied.
             cap.charge_write(&super::capacity::writes(&touched))?;
         }
@@ -204,11 +205,10 @@ pub async fn read<T: Send + 'static>(
     off_thread_retried(move || {
         let tx = db.begin_read().map_err(err)?;
         let table = tx.open_table(def).map_err(err)?;
-        super::capacity::start();
-        let out = f(&table);
-        let touched = super::capacity::finish();
+        let cap = db.capacity.get().filter(|_| metered);
+        let (out, touched) = super::capacity::metering(cap.is_some(), || f(&table));
         let out = out?;
-        if metered && let Some(cap) = db.capacity.get() {
+        if let Some(cap) = cap {
             cap.charge_read(&super::capacity::reads(&touched))?;
         }
         Ok(out)
