@@ -212,10 +212,23 @@ fn the_template_deploys_routes_logs_at_its_level_and_alarms_someone() {
     let sender = resource(&t, "SenderFunction");
     let ses = &sender[sender.find("ses:SendEmail").expect("ses:SendEmail")..];
     assert!(!resource(&t, "ApiFunction").contains("ses:SendEmail"));
-    let ses_resource = ses.lines().nth(1).unwrap_or_default();
+    // The statement's resources: the lines between its action and its condition.
+    let ses_resources: Vec<&str> = ses
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.trim_start().starts_with("Condition:"))
+        .collect();
     assert!(
-        ses_resource.contains(":identity/${SesIdentity}"),
-        "SES scoped to the identity: {ses_resource}"
+        ses_resources
+            .iter()
+            .any(|l| l.contains(":identity/${SesIdentity}")),
+        "SES scoped to the identity: {ses_resources:?}"
+    );
+    assert!(
+        ses_resources
+            .iter()
+            .all(|l| !l.contains('*') && (l.trim() == "Resource:" || l.contains("!Sub"))),
+        "SES scoped to named resources only: {ses_resources:?}"
     );
     let topic = resource(&t, "AlarmTopic");
     assert!(topic.contains("Condition: CreateAlarmTopic"), "{topic}");
