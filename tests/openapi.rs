@@ -131,7 +131,9 @@ fn the_template_keeps_secrets_out_of_environments() {
     for line in t.lines() {
         let l = line.trim_start();
         assert!(
-            !l.starts_with("JWT_SECRET:") && !l.starts_with("EVENTS_API_KEY:"),
+            !l.starts_with("JWT_SECRET:")
+                && !l.starts_with("EVENTS_API_KEY:")
+                && !l.starts_with("WEBHOOK_SECRET:"),
             "a secret's value in a function's environment: {line}"
         );
     }
@@ -150,17 +152,34 @@ fn the_template_keeps_secrets_out_of_environments() {
     assert!(r.contains("EVENTS_API_KEY_ARN: !Ref EventsApiKeyValue"));
     // Each may read exactly its own secret.
     assert!(r.contains("Resource: !Ref EventsApiKeyValue"), "{r}");
-    assert!(!r.contains("JwtSecretValue"), "{r}");
+    assert!(
+        !r.contains("JwtSecretValue") && !r.contains("WebhookSecretValue"),
+        "{r}"
+    );
     for f in ["WsConnectFunction", "ApiFunction"] {
         let r = resource(&t, f);
         assert!(r.contains("Resource: !Ref JwtSecretValue"), "{r}");
-        assert!(!r.contains("EventsApiKeyValue"), "{r}");
+        assert!(
+            !r.contains("EventsApiKeyValue") && !r.contains("WebhookSecretValue"),
+            "{r}"
+        );
     }
+    let r = resource(&t, "WebhooksFunction");
+    assert!(
+        r.contains(r#"WEBHOOK_SECRET_ARN: !If [HasWebhook, !Ref WebhookSecretValue, ""]"#),
+        "{r}"
+    );
+    assert!(r.contains("Resource: !Ref WebhookSecretValue"), "{r}");
+    assert!(
+        !r.contains("JwtSecretValue") && !r.contains("EventsApiKeyValue"),
+        "{r}"
+    );
     for f in [
         "WsDisconnectFunction",
         "WsMessageFunction",
         "WorkerFunction",
         "SenderFunction",
+        "FeedbackFunction",
     ] {
         assert!(
             !resource(&t, f).contains("secretsmanager:"),
@@ -168,7 +187,7 @@ fn the_template_keeps_secrets_out_of_environments() {
         );
     }
     // The secret values go only into the secrets.
-    for param in ["!Ref JwtSecret", "!Ref EventsApiKey"] {
+    for param in ["!Ref JwtSecret", "!Ref EventsApiKey", "!Ref WebhookSecret"] {
         let uses: Vec<&str> = t
             .lines()
             .filter(|l| l.trim_end().ends_with(param))
@@ -178,6 +197,7 @@ fn the_template_keeps_secrets_out_of_environments() {
     }
     assert!(resource(&t, "JwtSecretValue").contains("AWS::SecretsManager::Secret"));
     assert!(resource(&t, "EventsApiKeyValue").contains("AWS::SecretsManager::Secret"));
+    assert!(resource(&t, "WebhookSecretValue").contains("AWS::SecretsManager::Secret"));
 }
 
 #[test]
@@ -198,6 +218,8 @@ fn the_template_deploys_routes_logs_at_its_level_and_alarms_someone() {
         "Worker",
         "Sender",
         "Api",
+        "Feedback",
+        "Webhooks",
     ] {
         let logs = resource(&t, &format!("{f}Logs"));
         assert!(
@@ -246,7 +268,13 @@ fn the_template_deploys_routes_logs_at_its_level_and_alarms_someone() {
             && subscription.contains("Endpoint: !Ref AlarmEmail"),
         "{subscription}"
     );
-    for a in ["EventsDeadLetterAlarm", "DeliveriesDeadLetterAlarm"] {
+    for a in [
+        "EventsDeadLetterAlarm",
+        "DeliveriesDeadLetterAlarm",
+        "BroadcastDeadLetterAlarm",
+        "FeedbackDeadLetterAlarm",
+        "WebhookDeadLetterAlarm",
+    ] {
         assert!(
             resource(&t, a).contains(
                 "AlarmActions: [!If [HasAlarmTopic, !Ref AlarmTopicArn, !Ref AlarmTopic]]"
@@ -313,6 +341,18 @@ fn the_template_runs_at_the_capacity_in_shared_quotas() {
             "Deliveries",
             "DeliveriesQueue",
             DELIVERIES_MAX_CONCURRENCY,
+        ),
+        (
+            "FeedbackFunction",
+            "Feedback",
+            "FeedbackQueue",
+            FEEDBACK_MAX_CONCURRENCY,
+        ),
+        (
+            "WebhooksFunction",
+            "Webhooks",
+            "WebhookQueue",
+            WEBHOOKS_MAX_CONCURRENCY,
         ),
     ];
     for (function, name, queue, max) in mappings {
@@ -482,6 +522,372 @@ fn the_template_runs_at_the_capacity_in_shared_quotas() {
         rate >= 1_000_000 / CLIENT_PING_SECS,
         "ping route throttled at {rate}/s, below a million devices' keepalives"
     );
+}
+
+/// The number after `key:` on the first line of `text` that starts with it
+/// once indentation is trimmed (a trailing `# comment` ignored).
+fn number(text: &str, key: &str) -> Option<u64> {
+    text.lines().find_map(|l| {
+        l.trim()
+            .strip_prefix(key)?
+            .strip_prefix(':')?
+            .split('#')
+            .next()?
+            .trim()
+            .parse::<u64>()
+            .ok()
+    })
+}
+
+/// Every resource the policy statements in `text` that name `action` apply
+/// to: each one's `Resource:` value, or the list under it (`!GetAtt X.Arn`,
+/// `!Sub "…"`, `"*"`), in order.
+fn resources_of<'a>(text: &'a str, action: &str) -> Vec<&'a str> {
+    let lines: Vec<&'a str> = text.lines().map(str::trim).collect();
+    let mut out = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        if l.starts_with('#') || !l.contains(action) {
+            continue;
+        }
+        let Some(first) = lines
+            .get(i + 1)
+            .copied()
+            .and_then(|n| n.strip_prefix("Resource:"))
+        else {
+            continue;
+        };
+        if !first.trim().is_empty() {
+            out.push(first.trim());
+            continue;
+        }
+        out.extend(
+            lines[i + 2..]
+                .iter()
+                .copied()
+                .take_while(|n| n.starts_with("- !"))
+                .map(|n| &n[2..]),
+        );
+    }
+    out
+}
+
+/// SES's delivery feedback (configuration set → topic → feedback queue) and
+/// the webhooks to the shop (their queue, retries, secret and URL) are wired
+/// as the feedback and webhooks functions expect.
+#[test]
+fn the_template_wires_ses_feedback_and_webhooks() {
+    let t = template();
+
+    // Every email goes out with the configuration set, which has SES
+    // suppress hard bounces and complaints itself.
+    let set = resource(&t, "EmailConfigurationSet");
+    assert!(
+        has_line(&set, "Type: AWS::SES::ConfigurationSet")
+            && has_line(&set, "SuppressedReasons: [BOUNCE, COMPLAINT]"),
+        "the configuration set must suppress hard bounces and complaints:\n{set}"
+    );
+    let sender = resource(&t, "SenderFunction");
+    assert!(
+        has_line(&sender, "SES_CONFIGURATION_SET: !Ref EmailConfigurationSet"),
+        "the sender must name the configuration set on every SendEmail:\n{sender}"
+    );
+    let ses = resources_of(&sender, "ses:SendEmail");
+    assert!(
+        ses.iter()
+            .any(|r| r.ends_with(":configuration-set/${EmailConfigurationSet}\"")),
+        "SES v2 authorizes SendEmail against the configuration set too: {ses:?}"
+    );
+
+    // SES → topic → FeedbackQueue, each message SES's event JSON itself.
+    let destination = resource(&t, "EmailEventDestination");
+    assert!(
+        has_line(
+            &destination,
+            "Type: AWS::SES::ConfigurationSetEventDestination"
+        ) && has_line(
+            &destination,
+            "ConfigurationSetName: !Ref EmailConfigurationSet"
+        ) && has_line(&destination, "Enabled: true")
+            && has_line(&destination, "TopicARN: !Ref EmailEventsTopic"),
+        "the configuration set's events must go to the topic:\n{destination}"
+    );
+    let types: BTreeSet<&str> = destination
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("MatchingEventTypes:"))
+        .unwrap_or_else(|| panic!("no MatchingEventTypes:\n{destination}"))
+        .trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .split(',')
+        .map(str::trim)
+        .collect();
+    assert_eq!(
+        types,
+        BTreeSet::from([
+            "send",
+            "delivery",
+            "bounce",
+            "complaint",
+            "reject",
+            "deliveryDelay"
+        ]),
+        "the event types the feedback function records, in CloudFormation's spelling"
+    );
+    let policy = resource(&t, "EmailEventsTopicPolicy");
+    for line in [
+        "Type: AWS::SNS::TopicPolicy",
+        "Topics: [!Ref EmailEventsTopic]",
+        "Principal: { Service: ses.amazonaws.com }",
+        "Action: [sns:Publish]",
+        "AWS:SourceAccount: !Ref AWS::AccountId",
+        "ArnLike:",
+        r#"AWS:SourceArn: !Sub "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:configuration-set/${EmailConfigurationSet}""#,
+    ] {
+        assert!(
+            has_line(&policy, line),
+            "only SES, for this account's configuration set, may publish to the topic; \
+             the policy lacks `{line}`:\n{policy}"
+        );
+    }
+    assert_eq!(
+        policy.matches("Principal:").count(),
+        1,
+        "one publisher:\n{policy}"
+    );
+    let subscription = resource(&t, "EmailEventsSubscription");
+    for line in [
+        "Type: AWS::SNS::Subscription",
+        "TopicArn: !Ref EmailEventsTopic",
+        "Protocol: sqs",
+        "Endpoint: !GetAtt FeedbackQueue.Arn",
+        "RawMessageDelivery: true",
+    ] {
+        assert!(
+            has_line(&subscription, line),
+            "the topic must deliver SES's event JSON itself to FeedbackQueue; \
+             the subscription lacks `{line}`:\n{subscription}"
+        );
+    }
+    let queue_policy = resource(&t, "FeedbackQueuePolicy");
+    for line in [
+        "Type: AWS::SQS::QueuePolicy",
+        "Queues: [!Ref FeedbackQueue]",
+        "Principal: { Service: sns.amazonaws.com }",
+        "Action: [sqs:SendMessage]",
+        "aws:SourceArn: !Ref EmailEventsTopic",
+    ] {
+        assert!(
+            has_line(&queue_policy, line),
+            "only the topic may send to FeedbackQueue; its policy lacks `{line}`:\n{queue_policy}"
+        );
+    }
+
+    // Both queues have a dead-letter queue, watched, kept 14 days, and a
+    // visibility timeout six times their consumer's timeout.
+    for (queue, dlq, alarm, receives, function) in [
+        (
+            "FeedbackQueue",
+            "FeedbackDLQ",
+            "FeedbackDeadLetterAlarm",
+            5,
+            "FeedbackFunction",
+        ),
+        (
+            "WebhookQueue",
+            "WebhookDLQ",
+            "WebhookDeadLetterAlarm",
+            8,
+            "WebhooksFunction",
+        ),
+    ] {
+        let q = resource(&t, queue);
+        assert!(
+            has_line(&q, &format!("deadLetterTargetArn: !GetAtt {dlq}.Arn"))
+                && has_line(&q, &format!("maxReceiveCount: {receives}")),
+            "{queue} must move a message to {dlq} after {receives} receives:\n{q}"
+        );
+        assert_eq!(
+            number(&resource(&t, dlq), "MessageRetentionPeriod"),
+            Some(14 * 24 * 3600),
+            "{dlq} keeps its messages 14 days"
+        );
+        assert!(
+            resource(&t, alarm).contains(&format!("Value: !GetAtt {dlq}.QueueName")),
+            "{alarm} must watch {dlq}"
+        );
+        let visibility = number(&q, "VisibilityTimeout").expect("a VisibilityTimeout");
+        let timeout = number(&resource(&t, function), "Timeout").expect("a Timeout");
+        assert!(
+            visibility >= 6 * timeout,
+            "{queue}'s visibility timeout {visibility} s is under six times {function}'s {timeout} s"
+        );
+    }
+
+    // The webhooks function's retries: the delay before each next attempt,
+    // set as the failed message's visibility timeout (5 s, 5 min, 30 min,
+    // 2 h, 5 h, 10 h, 10 h), eight attempts in all.
+    let backoff_secs: [u64; 7] = [5, 300, 1800, 7200, 18_000, 36_000, 36_000];
+    assert!(
+        backoff_secs.iter().all(|&d| d <= 12 * 3600),
+        "SQS takes a visibility timeout of 12 h at most"
+    );
+    let webhook_queue = resource(&t, "WebhookQueue");
+    assert!(
+        has_line(
+            &webhook_queue,
+            &format!("maxReceiveCount: {}", backoff_secs.len() + 1)
+        ),
+        "a webhook goes to its DLQ after its last attempt:\n{webhook_queue}"
+    );
+    let retries: u64 = backoff_secs.iter().sum();
+    let retention =
+        number(&webhook_queue, "MessageRetentionPeriod").expect("WebhookQueue's retention");
+    assert!(
+        retention >= 24 * 3600 + retries,
+        "WebhookQueue keeps a message {retention} s, less than a day beyond its {retries} s of \
+         retries (retention counts from the first enqueue)"
+    );
+
+    // The webhooks function delays its retries itself and reads only its secret.
+    let webhooks = resource(&t, "WebhooksFunction");
+    assert_eq!(
+        resources_of(&webhooks, "sqs:ChangeMessageVisibility"),
+        ["!GetAtt WebhookQueue.Arn"],
+        "the webhooks function sets a failed webhook's visibility to its next delay \
+         (not among the SQS event source's permissions):\n{webhooks}"
+    );
+    assert_eq!(
+        resources_of(&webhooks, "secretsmanager:GetSecretValue"),
+        ["!Ref WebhookSecretValue"],
+        "the webhooks function reads exactly its secret:\n{webhooks}"
+    );
+    assert!(
+        has_line(
+            &webhooks,
+            r#"WEBHOOK_SECRET_ARN: !If [HasWebhook, !Ref WebhookSecretValue, ""]"#
+        ) && !webhooks.contains("dynamodb:"),
+        "{webhooks}"
+    );
+    for event in ["Feedback", "Webhooks"] {
+        let f = resource(&t, &format!("{event}Function"));
+        let mapping = block(&f, 8, event).unwrap_or_else(|| panic!("no `{event}` mapping:\n{f}"));
+        assert!(has_line(&mapping, "BatchSize: 10"), "{mapping}");
+    }
+    let feedback = resource(&t, "FeedbackFunction");
+    assert_eq!(
+        resources_of(&feedback, "dynamodb:"),
+        ["!GetAtt Table.Arn"],
+        "{feedback}"
+    );
+    assert!(
+        has_line(
+            &feedback,
+            "Action: [dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem]"
+        ),
+        "the feedback function reads, records and updates, nothing more:\n{feedback}"
+    );
+    let secret = resource(&t, "WebhookSecretValue");
+    assert!(
+        has_line(&secret, "Condition: HasWebhook")
+            && has_line(&secret, "SecretString: !Ref WebhookSecret"),
+        "{secret}"
+    );
+
+    // The parameters. There is no regex crate here, so the patterns are
+    // pinned as written; CloudFormation matches them against the whole value.
+    // `^(https://\S+)?$` takes "" and https:// followed by no spaces: http://,
+    // https:// alone and HTTPS:// are refused.
+    let url = resource(&t, "WebhookUrl");
+    assert!(
+        has_line(&url, r"AllowedPattern: '^(https://\S+)?$'") && has_line(&url, r#"Default: """#),
+        "WebhookUrl must be empty or https://:\n{url}"
+    );
+    let key = resource(&t, "WebhookSecret");
+    assert!(
+        has_line(&key, "NoEcho: true")
+            && has_line(&key, r"AllowedPattern: '^(whsec_[A-Za-z0-9+/]+={0,2})?$'"),
+        "WebhookSecret must be NoEcho and empty or whsec_<base64>:\n{key}"
+    );
+    let rule = resource(&t, "WebhookNeedsASecret");
+    assert!(
+        has_line(
+            &rule,
+            r#"RuleCondition: !Not [!Equals [!Ref WebhookUrl, ""]]"#
+        ) && has_line(
+            &rule,
+            r#"- Assert: !Not [!Equals [!Ref WebhookSecret, ""]]"#
+        ),
+        "a WebhookUrl without a WebhookSecret must be refused:\n{rule}"
+    );
+
+    // Whatever raises an event the shop hears may queue its webhook.
+    for f in [
+        "WsMessageFunction",
+        "WorkerFunction",
+        "SenderFunction",
+        "FeedbackFunction",
+        "ApiFunction",
+    ] {
+        let r = resource(&t, f);
+        assert!(
+            has_line(&r, "WEBHOOK_URL: !Ref WebhookUrl")
+                && has_line(&r, "WEBHOOK_QUEUE_URL: !Ref WebhookQueue"),
+            "{f} lacks WEBHOOK_URL or WEBHOOK_QUEUE_URL:\n{r}"
+        );
+        assert!(
+            resources_of(&r, "sqs:SendMessage").contains(&"!GetAtt WebhookQueue.Arn"),
+            "{f} may not send to WebhookQueue:\n{r}"
+        );
+    }
+    assert!(
+        has_line(&webhooks, "WEBHOOK_URL: !Ref WebhookUrl"),
+        "{webhooks}"
+    );
+
+    // The console shows and redrives both new dead-letter queues, and a
+    // re-confirmed address leaves SES's suppression list.
+    let api = resource(&t, "ApiFunction");
+    for line in [
+        "FEEDBACK_QUEUE_URL: !Ref FeedbackQueue",
+        "FEEDBACK_DLQ_URL: !Ref FeedbackDLQ",
+        "WEBHOOK_DLQ_URL: !Ref WebhookDLQ",
+    ] {
+        assert!(has_line(&api, line), "the api lacks `{line}`:\n{api}");
+    }
+    let dead_letters = resources_of(&api, "sqs:StartMessageMoveTask");
+    let sends = resources_of(&api, "sqs:SendMessage");
+    for (queue, dlq) in [
+        ("FeedbackQueue", "FeedbackDLQ"),
+        ("WebhookQueue", "WebhookDLQ"),
+    ] {
+        assert!(
+            dead_letters.contains(&format!("!GetAtt {dlq}.Arn").as_str()),
+            "the api cannot read or redrive {dlq}: {dead_letters:?}"
+        );
+        assert!(
+            sends.contains(&format!("!GetAtt {queue}.Arn").as_str()),
+            "a redrive from {dlq} needs sqs:SendMessage on {queue}: {sends:?}"
+        );
+    }
+    assert_eq!(
+        resources_of(&api, "ses:DeleteSuppressedDestination"),
+        [r#""*""#],
+        "{api}"
+    );
+
+    let outputs = &t[t.find("\nOutputs:").expect("Outputs")..];
+    for (name, value) in [
+        (
+            "EmailConfigurationSetName",
+            "Value: !Ref EmailConfigurationSet",
+        ),
+        ("EmailEventsTopicArn", "Value: !Ref EmailEventsTopic"),
+        ("FeedbackDeadLetterQueueUrl", "Value: !Ref FeedbackDLQ"),
+        ("WebhookDeadLetterQueueUrl", "Value: !Ref WebhookDLQ"),
+    ] {
+        let o = resource(outputs, name);
+        assert!(has_line(&o, value), "output {name}:\n{o}");
+    }
 }
 
 /// Every `LogLevel` the template offers must mean the same to Lambda's
