@@ -31,7 +31,7 @@ if [ "${SAM_BUILD:-0}" = 1 ]; then
   rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
   start=$(date +%s)
   sam build
-  for f in WsConnectFunction WsDisconnectFunction WsMessageFunction OrderEventsFunction WorkerFunction SenderFunction ApiFunction; do
+  for f in WsConnectFunction WsDisconnectFunction WsMessageFunction OrderEventsFunction WorkerFunction SenderFunction FeedbackFunction WebhooksFunction ApiFunction; do
     boot=.aws-sam/build/$f/bootstrap
     [ -x "$boot" ] || { echo "no bootstrap for $f" >&2; exit 1; }
     file "$boot" | grep -q 'ARM aarch64' || { echo "$f is not an arm64 binary: $(file "$boot")" >&2; exit 1; }
