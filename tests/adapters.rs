@@ -70,19 +70,25 @@ async fn ses_sends_from_a_verified_identity_and_rejects_otherwise() {
         html: "<p>html</p>".into(),
     };
     let ses = aws_sdk_sesv2::Client::new(&env.sdk);
+    let tags = shared::ports::MailTags {
+        user_id: "auth0|zoe".into(),
+        notification_id: "01JZOE".into(),
+    };
+    // With the configuration set and the tags the feedback comes back with.
     let id = SesMailer::new(ses.clone(), Some(FROM.into()))
-        .send("zoe@example.com", &email)
+        .with_configuration_set(Some("notify-feedback".into()))
+        .send("zoe@example.com", &email, &tags)
         .await
         .unwrap();
     assert!(!id.is_empty());
     assert!(moto_data().to_string().contains("zoe@example.com"));
     let err = SesMailer::new(ses.clone(), Some("ghost@nowhere.example".into()))
-        .send("zoe@example.com", &email)
+        .send("zoe@example.com", &email, &tags)
         .await
         .unwrap_err();
     assert!(matches!(err, MailError::Rejected(_)), "{err:?}");
     let err = SesMailer::new(ses, None)
-        .send("zoe@example.com", &email)
+        .send("zoe@example.com", &email, &tags)
         .await
         .unwrap_err();
     assert!(matches!(err, MailError::Temporary(m) if m.contains("EMAIL_FROM")));

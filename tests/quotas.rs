@@ -188,6 +188,7 @@ fn delivery(user: &str, i: u32) -> shared::model::DeliveryRecord {
         status: shared::model::DeliveryStatus::Delivered,
         reason: None,
         detail: None,
+        provider_message_id: None,
         at: chrono::Utc::now(),
     }
 }

@@ -140,12 +140,17 @@ struct Flaky {
 
 #[async_trait]
 impl Mailer for Flaky {
-    async fn send(&self, to: &str, email: &RenderedEmail) -> Result<String, MailError> {
+    async fn send(
+        &self,
+        to: &str,
+        email: &RenderedEmail,
+        tags: &shared::ports::MailTags,
+    ) -> Result<String, MailError> {
         if self.failures_left.load(Ordering::SeqCst) > 0 {
             self.failures_left.fetch_sub(1, Ordering::SeqCst);
             return Err(MailError::Temporary("SES throttled (injected)".into()));
         }
-        self.inner.send(to, email).await
+        self.inner.send(to, email, tags).await
     }
 }
 

@@ -43,6 +43,12 @@ async fn deliveries() {
 }
 
 #[tokio::test]
+async fn suppressions() {
+    let (_dir, s) = store();
+    contract::suppressions(&s).await;
+}
+
+#[tokio::test]
 async fn user_ids_are_distinct() {
     let (_dir, s) = store();
     contract::user_ids_are_distinct(&s).await;
@@ -133,6 +139,7 @@ async fn mark_all_read_is_one_transaction_per_page() {
     let marked = shared::usecases::inbox::mark_all_read(
         app.store.as_ref(),
         app.devices(),
+        None,
         "jon",
         chrono::Utc::now(),
     )
@@ -165,6 +172,7 @@ async fn expired_items_are_purged_and_unread_ones_kept() {
         status: DeliveryStatus::Delivered,
         reason: None,
         detail: None,
+        provider_message_id: None,
         at: Utc::now() - Duration::days(400),
     })
     .await

@@ -128,7 +128,7 @@ async fn marking_read_tells_every_device_and_mark_all_pages_through() {
         .items[0]
         .id
         .clone();
-    let out = inbox::mark_read(&p.store, p.app.devices(), "di", &first, p.now())
+    let out = inbox::mark_read(&p.store, p.app.devices(), None, "di", &first, p.now())
         .await
         .unwrap();
     assert_eq!(out, MarkRead::Marked { unread: 119 });
@@ -139,7 +139,7 @@ async fn marking_read_tells_every_device_and_mark_all_pages_through() {
             json!({"event":"notification:read-ack","data":{"id": first, "unreadCount": 119}})
         );
     }
-    let marked = inbox::mark_all_read(&p.store, p.app.devices(), "di", p.now())
+    let marked = inbox::mark_all_read(&p.store, p.app.devices(), None, "di", p.now())
         .await
         .unwrap();
     assert_eq!(marked, 119);

@@ -101,6 +101,8 @@ pub enum StartError {
     Store(#[from] shared::error::StoreError),
     #[error("{0}")]
     Aws(String),
+    #[error("{0}")]
+    Config(String),
 }
 
 /// A running stack.
@@ -111,7 +113,7 @@ pub struct QuotaMeters {
     gateway: Arc<gateway::Gateway>,
     store: Option<Arc<shared::adapters::embedded::capacity::Capacity>>,
     /// Each queue's consumer concurrency, as the template's mapping limits scaled.
-    pub concurrency: [(&'static str, usize); 3],
+    pub concurrency: [(&'static str, usize); 5],
 }
 
 impl QuotaMeters {
@@ -146,6 +148,10 @@ pub struct Running {
     pub events: EmbeddedQueue,
     pub broadcasts: EmbeddedQueue,
     pub deliveries: EmbeddedQueue,
+    /// SES's feedback, as the mailbox simulator publishes it.
+    pub feedback: EmbeddedQueue,
+    /// Webhooks to `WEBHOOK_URL`.
+    pub webhooks: EmbeddedQueue,
     pub outbox: Option<OutboxMailer>,
     pub started_in: Duration,
     pub quotas: Option<QuotaMeters>,
@@ -184,12 +190,15 @@ impl Running {
             events,
             broadcasts,
             deliveries,
+            feedback,
+            webhooks,
             outbox,
             gateway,
             quotas,
             ..
         } = self;
         drop((app, events, broadcasts, deliveries, outbox, gateway, quotas));
+        drop((feedback, webhooks));
         // Every task has ended; work they started off the async threads
         // (a store call whose caller was cancelled) may still hold the
         // database for a moment: wait for it to close, woken by the close.
@@ -309,6 +318,16 @@ pub async fn start(mut opts: Options) -> Result<Running, StartError> {
         opts.visibility_timeout.max(Duration::from_secs(180)),
         opts.max_receives,
     )?;
+    opts.config
+        .check_webhooks()
+        .map_err(|e| StartError::Config(e.to_string()))?;
+    let feedback = embedded.queue("feedback", opts.visibility_timeout, opts.max_receives)?;
+    // One attempt per wait of the schedule and a last one; then the DLQ.
+    let webhooks = embedded.queue(
+        "webhooks",
+        opts.visibility_timeout,
+        opts.config.webhook_retry_schedule.len() as u32 + 1,
+    )?;
     let capacity = opts.quota_scale.map(|scale| {
         use shared::quotas::{TABLE_WARM_READ_UNITS, TABLE_WARM_WRITE_UNITS};
         embedded.enforce_capacity(shared::adapters::embedded::capacity::Capacity::new(
@@ -350,6 +369,12 @@ pub async fn start(mut opts: Options) -> Result<Running, StartError> {
                 )
             }
         };
+    // SES's mailbox simulator: every email's feedback, a moment later.
+    let mailer: Arc<dyn Mailer> = Arc::new(shared::adapters::mailbox_simulator::MailboxSimulator::new(
+        mailer,
+        Arc::new(feedback.clone()),
+        opts.config.email_from.as_deref().unwrap_or(DEV_EMAIL_FROM),
+    ));
     let pusher = Arc::new(ApiGatewayPusher::new(
         &local_sdk,
         opts.config.ws_endpoint.as_deref(),
@@ -364,9 +389,10 @@ pub async fn start(mut opts: Options) -> Result<Running, StartError> {
         events: events.clone(),
         broadcast: broadcasts.clone(),
         deliveries: deliveries.clone(),
+        feedback: feedback.clone(),
+        webhooks: webhooks.clone(),
     });
-    let app = Arc::new(
-        App::new(
+    let mut app = App::new(
             opts.config.clone(),
             store,
             Arc::new(events.clone()),
@@ -376,8 +402,17 @@ pub async fn start(mut opts: Options) -> Result<Running, StartError> {
         )
         .with_sms(Arc::new(sms_outbox.clone()))
         .with_dead_letters(dead_letters)
-        .with_broadcasts(Arc::new(broadcasts.clone())),
-    );
+        .with_broadcasts(Arc::new(broadcasts.clone()));
+    if let Some(url) = &opts.config.webhook_url {
+        let url = shared::webhook::check_url(url, true).map_err(StartError::Config)?;
+        let endpoint = shared::adapters::webhook_http::HttpWebhookEndpoint::new(url)
+            .map_err(StartError::Config)?;
+        app = app
+            .with_webhooks(Arc::new(webhooks.clone()))
+            .with_webhook_endpoint(Arc::new(endpoint))
+            .map_err(|e| StartError::Config(e.to_string()))?;
+    }
+    let app = Arc::new(app);
     let outbox = outbox.or(Some(sms_outbox));
 
     let (stop, stop_rx) = watch::channel(false);
@@ -393,6 +428,7 @@ pub async fn start(mut opts: Options) -> Result<Running, StartError> {
     );
     use shared::quotas::{
         BROADCAST_MAX_CONCURRENCY, DELIVERIES_MAX_CONCURRENCY, EVENTS_MAX_CONCURRENCY,
+        FEEDBACK_MAX_CONCURRENCY, WEBHOOKS_MAX_CONCURRENCY,
     };
     // Without quotas, as fast as this machine goes; with them, the
     // template's mapping limits, scaled. Broadcast pages come one a batch.
@@ -401,6 +437,8 @@ pub async fn start(mut opts: Options) -> Result<Running, StartError> {
             ("events", consumer::CONCURRENCY),
             ("broadcast", 4),
             ("deliveries", consumer::CONCURRENCY),
+            ("feedback", 2),
+            ("webhooks", 2),
         ],
         Some(f) => [
             ("events", scaled_concurrency(EVENTS_MAX_CONCURRENCY, f)),
@@ -412,6 +450,8 @@ pub async fn start(mut opts: Options) -> Result<Running, StartError> {
                 "deliveries",
                 scaled_concurrency(DELIVERIES_MAX_CONCURRENCY, f),
             ),
+            ("feedback", scaled_concurrency(FEEDBACK_MAX_CONCURRENCY, f)),
+            ("webhooks", scaled_concurrency(WEBHOOKS_MAX_CONCURRENCY, f)),
         ],
     };
     let quotas = opts.quota_scale.map(|scale| QuotaMeters {
@@ -433,8 +473,10 @@ pub async fn start(mut opts: Options) -> Result<Running, StartError> {
     let worker_app = app.clone();
     let broadcast_app = app.clone();
     let sender_app = app.clone();
+    let feedback_app = app.clone();
+    let webhooks_app = app.clone();
     let purge_stop = stop_rx.clone();
-    let tasks = vec![
+    let mut tasks = vec![
         tokio::spawn(purge_hourly(purgeable, purge_stop)),
         tokio::spawn(gateway.clone().serve(ws_listener)),
         tokio::spawn(site.serve(http_listener, stop_rx.clone(), tracker.clone())),
@@ -466,9 +508,32 @@ pub async fn start(mut opts: Options) -> Result<Running, StartError> {
                 let app = sender_app.clone();
                 async move { shared::handlers::sender::handle(&app, e).await }
             },
-            stop_rx,
+            stop_rx.clone(),
+        )),
+        tokio::spawn(consumer::run(
+            feedback.clone(),
+            (concurrency[3].1, consumer::BATCH),
+            tracker.clone(),
+            move |e| {
+                let app = feedback_app.clone();
+                async move { shared::handlers::feedback::handle(&app, e).await }
+            },
+            stop_rx.clone(),
         )),
     ];
+    // Webhooks wait on their queue until an endpoint is configured.
+    if app.webhook_endpoint.is_some() {
+        tasks.push(tokio::spawn(consumer::run(
+            webhooks.clone(),
+            (concurrency[4].1, consumer::BATCH),
+            tracker.clone(),
+            move |e| {
+                let app = webhooks_app.clone();
+                async move { shared::handlers::webhooks::handle(&app, e).await }
+            },
+            stop_rx,
+        )));
+    }
     Ok(Running {
         http_addr,
         ws_addr,
@@ -476,6 +541,8 @@ pub async fn start(mut opts: Options) -> Result<Running, StartError> {
         events,
         broadcasts,
         deliveries,
+        feedback,
+        webhooks,
         outbox,
         started_in: began.elapsed(),
         quotas,

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use crate::adapters::disabled::Disabled;
 use crate::auth::JwtVerifier;
 use crate::config::Config;
-use crate::ports::{Clock, DeadLetters, Mailer, Pusher, Queue, SmsSender, Store, SystemClock};
+use crate::ports::{
+    Clock, DeadLetters, Mailer, Pusher, Queue, SmsSender, Store, SystemClock, WebhookEndpoint,
+};
 use crate::usecases::catalog::TemplateCache;
 use crate::usecases::deliver::Sender;
 use crate::usecases::fanout::Devices;
@@ -30,6 +32,12 @@ pub struct App {
     pub verifier: Option<JwtVerifier>,
     pub templates: TemplateCache,
     pub clock: Arc<dyn Clock>,
+    /// The webhook queue, when the shop has an endpoint (`WEBHOOK_URL`).
+    pub webhooks: Option<Arc<dyn Queue>>,
+    /// The shop's endpoint and the secret webhooks are signed with: the
+    /// webhooks consumer's.
+    pub webhook_endpoint: Option<Arc<dyn WebhookEndpoint>>,
+    pub webhook_secret: Option<crate::webhook::WebhookSecret>,
 }
 
 impl App {
@@ -56,7 +64,50 @@ impl App {
             verifier,
             templates,
             clock: Arc::new(SystemClock),
+            webhooks: None,
+            webhook_endpoint: None,
+            webhook_secret: None,
         }
+    }
+
+    /// Queues webhooks on `queue` (the shop has an endpoint).
+    pub fn with_webhooks(mut self, queue: Arc<dyn Queue>) -> Self {
+        self.webhooks = Some(queue);
+        self
+    }
+
+    /// Delivers webhooks to `endpoint`, signed with `WEBHOOK_SECRET`.
+    pub fn with_webhook_endpoint(
+        mut self,
+        endpoint: Arc<dyn WebhookEndpoint>,
+    ) -> Result<Self, crate::config::ConfigError> {
+        let secret = self.config.webhook_secret.as_deref().ok_or_else(|| {
+            crate::config::ConfigError("WEBHOOK_SECRET is not set".into())
+        })?;
+        self.webhook_secret =
+            Some(crate::webhook::WebhookSecret::parse(secret).map_err(crate::config::ConfigError)?);
+        self.webhook_endpoint = Some(endpoint);
+        Ok(self)
+    }
+
+    /// What the feedback consumer uses.
+    pub fn feedback(&self) -> crate::usecases::feedback::Feedback<'_> {
+        crate::usecases::feedback::Feedback {
+            log: self.store.as_ref(),
+            suppressions: self.store.as_ref(),
+            webhooks: self.webhooks.as_deref(),
+        }
+    }
+
+    /// What the webhooks consumer uses; `None` without an endpoint.
+    pub fn webhook_sender(&self) -> Option<crate::usecases::webhooks::WebhookSender<'_>> {
+        Some(crate::usecases::webhooks::WebhookSender {
+            endpoint: self.webhook_endpoint.as_deref()?,
+            secret: self.webhook_secret.as_ref()?,
+            queue: self.webhooks.as_deref()?,
+            clock: self.clock.as_ref(),
+            schedule: &self.config.webhook_retry_schedule,
+        })
     }
 
     pub fn with_broadcasts(mut self, broadcasts: Arc<dyn Queue>) -> Self {
@@ -81,6 +132,7 @@ impl App {
             deliveries: self.deliveries.as_ref(),
             broadcasts: self.broadcasts.as_ref(),
             stats: self.store.as_ref(),
+            webhooks: self.webhooks.as_deref(),
             devices: self.devices(),
             clock: self.clock.as_ref(),
             broadcast_page_size: self.config.broadcast_page_size,
@@ -95,7 +147,9 @@ impl App {
             mailer: self.mailer.as_ref(),
             sms: self.sms.as_ref(),
             log: self.store.as_ref(),
+            suppressions: self.store.as_ref(),
             retries: self.deliveries.as_ref(),
+            webhooks: self.webhooks.as_deref(),
             clock: self.clock.as_ref(),
         }
     }

@@ -43,6 +43,22 @@ pub struct Config {
     /// from at cold start, when `JWT_SECRET` / `EVENTS_API_KEY` are not set.
     pub jwt_secret_arn: Option<String>,
     pub events_api_key_arn: Option<String>,
+    /// The SES configuration set every email is sent with; its event
+    /// destination brings bounces, complaints and deliveries back.
+    pub ses_configuration_set: Option<String>,
+    /// Where signed webhooks go (`WEBHOOK_URL`); none are queued without it.
+    pub webhook_url: Option<String>,
+    /// `whsec_<base64>` (`WEBHOOK_SECRET`, or read from `WEBHOOK_SECRET_ARN`).
+    pub webhook_secret: Option<String>,
+    pub webhook_secret_arn: Option<String>,
+    pub webhook_queue_url: Option<String>,
+    pub webhook_dlq_url: Option<String>,
+    pub feedback_queue_url: Option<String>,
+    pub feedback_dlq_url: Option<String>,
+    /// Seconds between a webhook's attempts (`WEBHOOK_RETRY_SCHEDULE`,
+    /// comma-separated; default [`crate::webhook::RETRY_SCHEDULE_SECS`]).
+    /// One attempt more than delays; then the dead-letter queue.
+    pub webhook_retry_schedule: Vec<u64>,
 }
 
 impl Default for Config {
@@ -97,7 +113,42 @@ impl Config {
             loopback_http_links: get("ALLOW_LOOPBACK_HTTP_LINKS").as_deref() == Some("1"),
             jwt_secret_arn: get("JWT_SECRET_ARN"),
             events_api_key_arn: get("EVENTS_API_KEY_ARN"),
+            ses_configuration_set: get("SES_CONFIGURATION_SET"),
+            webhook_url: get("WEBHOOK_URL"),
+            webhook_secret: get("WEBHOOK_SECRET"),
+            webhook_secret_arn: get("WEBHOOK_SECRET_ARN"),
+            webhook_queue_url: get("WEBHOOK_QUEUE_URL"),
+            webhook_dlq_url: get("WEBHOOK_DLQ_URL"),
+            feedback_queue_url: get("FEEDBACK_QUEUE_URL"),
+            feedback_dlq_url: get("FEEDBACK_DLQ_URL"),
+            webhook_retry_schedule: get("WEBHOOK_RETRY_SCHEDULE")
+                .and_then(|v| {
+                    v.split(',')
+                        .map(|s| s.trim().parse::<u64>().ok().filter(|n| *n <= 43_200))
+                        .collect::<Option<Vec<_>>>()
+                })
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| crate::webhook::RETRY_SCHEDULE_SECS.to_vec()),
         }
+    }
+
+    /// Checks the webhook settings: an https URL (http only to loopback
+    /// where `loopback_http_links` allows it, i.e. the local stack) and a
+    /// well-formed secret. Functions refuse to start otherwise.
+    pub fn check_webhooks(&self) -> Result<(), ConfigError> {
+        let Some(url) = &self.webhook_url else {
+            return Ok(());
+        };
+        crate::webhook::check_url(url, self.loopback_http_links).map_err(ConfigError)?;
+        if self.webhook_secret.is_none() && self.webhook_secret_arn.is_none() {
+            return Err(ConfigError(
+                "WEBHOOK_URL is set but WEBHOOK_SECRET is not: webhooks must be signed".into(),
+            ));
+        }
+        if let Some(secret) = &self.webhook_secret {
+            crate::webhook::WebhookSecret::parse(secret).map_err(ConfigError)?;
+        }
+        Ok(())
     }
 
     pub fn require<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, ConfigError> {

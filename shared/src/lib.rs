@@ -20,10 +20,12 @@ pub mod ports;
 pub mod preferences;
 pub mod protocol;
 pub mod quotas;
+pub mod ses_events;
 pub mod template;
 #[cfg(feature = "embedded")]
 pub mod testing;
 pub mod usecases;
+pub mod webhook;
 
 pub use app::App;
 pub use config::Config;

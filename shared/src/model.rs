@@ -189,8 +189,13 @@ impl Retention {
         (created + self.notifications).max(read_at + chrono::Duration::days(1))
     }
 
-    /// When the delivery records of a notification created at `created` go.
-    pub fn delivery_expiry(&self, created: DateTime<Utc>) -> DateTime<Utc> {
+    /// When the delivery log of notification `id` (a ULID) goes: with the
+    /// notification's retention, counted from its creation.
+    pub fn delivery_expiry(&self, id: &str, fallback: DateTime<Utc>) -> DateTime<Utc> {
+        let created = ulid::Ulid::from_string(id)
+            .ok()
+            .and_then(|u| DateTime::from_timestamp_millis(u.timestamp_ms() as i64))
+            .unwrap_or(fallback);
         created + self.notifications
     }
 }
@@ -206,25 +211,59 @@ pub struct Connection {
     pub expires_at: i64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Where one delivery of a notification on one channel stands. Every step is
+/// kept in the delivery log, oldest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryStatus {
+    /// On the deliveries queue for the sender.
+    Queued,
+    /// Accepted by the provider (SES, SNS); for email, its feedback follows.
+    Sent,
+    /// Pushed to a device, or (email) the recipient's server accepted it.
     Delivered,
+    /// The recipient's server refused it (SES bounce; hard or soft in `reason`).
+    Bounced,
+    /// The recipient marked it as spam.
+    Complained,
+    /// The provider refused to send it (content, sender, or SES's `Reject`).
+    Rejected,
+    /// Not sent: the address is suppressed after a hard bounce or complaint.
+    Suppressed,
     Failed,
     Skipped,
 }
 
 impl DeliveryStatus {
+    pub const ALL: [DeliveryStatus; 9] = [
+        Self::Queued,
+        Self::Sent,
+        Self::Delivered,
+        Self::Bounced,
+        Self::Complained,
+        Self::Rejected,
+        Self::Suppressed,
+        Self::Failed,
+        Self::Skipped,
+    ];
+
     pub fn as_str(&self) -> &'static str {
         match self {
-            DeliveryStatus::Delivered => "delivered",
-            DeliveryStatus::Failed => "failed",
-            DeliveryStatus::Skipped => "skipped",
+            Self::Queued => "queued",
+            Self::Sent => "sent",
+            Self::Delivered => "delivered",
+            Self::Bounced => "bounced",
+            Self::Complained => "complained",
+            Self::Rejected => "rejected",
+            Self::Suppressed => "suppressed",
+            Self::Failed => "failed",
+            Self::Skipped => "skipped",
         }
     }
 }
 
-/// The latest outcome of delivering one notification on one channel.
+/// One entry of the delivery log: one attempt, or one piece of feedback
+/// from the provider, for one notification on one channel.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryRecord {
@@ -234,10 +273,53 @@ pub struct DeliveryRecord {
     pub status: DeliveryStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// Devices reached (websocket) or the provider's message id (email).
+    /// Devices reached and retried (in-app).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The provider's id of the message (SES, SNS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_message_id: Option<String>,
     pub at: DateTime<Utc>,
+}
+
+impl DeliveryRecord {
+    /// What tells this entry from the other entries of its notification and
+    /// channel, so that the same fact recorded twice (a redelivered SQS
+    /// message, SES's `Send` event after the sender's own `sent`) is one
+    /// entry: the provider's id for `sent`, else the time and the status.
+    pub fn entry_key(&self) -> String {
+        match (&self.status, &self.provider_message_id) {
+            (DeliveryStatus::Sent, Some(id)) if self.reason.is_none() => format!("sent-{id}"),
+            _ => format!(
+                "{}-{}",
+                self.at.format("%Y%m%dT%H%M%S%.3f"),
+                self.status.as_str()
+            ),
+        }
+    }
+}
+
+/// An email address no mail goes to any more, until the user confirms it
+/// again: it hard-bounced, its owner complained, or SES suppresses it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Suppression {
+    pub address: String,
+    pub reason: SuppressionReason,
+    pub at: DateTime<Utc>,
+    /// What the provider said (bounce type and diagnostic, feedback type).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The notification whose delivery caused it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification_id: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SuppressionReason {
+    Bounce,
+    Complaint,
 }
 
 /// The idempotency record of a business event.

@@ -8,6 +8,7 @@ use crate::error::{MailError, PushError, QueueError, StoreError};
 use crate::event::EventType;
 use crate::model::{
     Channel, Connection, Counts, DeliveryRecord, EventClaim, MarkRead, Notification, Page,
+    Suppression,
 };
 use crate::preferences::Preferences;
 use crate::template::{RenderedEmail, TemplateOverride};
@@ -127,17 +128,52 @@ pub trait TemplateStore: Send + Sync {
     ) -> Result<bool, StoreError>;
 }
 
-/// The outcome of delivering each notification on each channel.
+/// The delivery log: every attempt and every piece of provider feedback,
+/// per notification and channel, kept as long as the notification.
 #[async_trait]
 pub trait Deliveries: Send + Sync {
-    /// Stores the latest outcome of a delivery and counts it in the statistics.
+    /// Adds one entry (the same entry twice is kept once: see
+    /// [`DeliveryRecord::entry_key`]) and counts it in the statistics.
     async fn record_delivery(&self, rec: &DeliveryRecord) -> Result<(), StoreError>;
+    /// The whole log of one notification of one user, oldest first.
+    async fn deliveries(
+        &self,
+        user_id: &str,
+        notification_id: &str,
+    ) -> Result<Vec<DeliveryRecord>, StoreError>;
+    /// The latest entry of one channel, if any.
     async fn delivery(
         &self,
         user_id: &str,
         notification_id: &str,
         channel: Channel,
-    ) -> Result<Option<DeliveryRecord>, StoreError>;
+    ) -> Result<Option<DeliveryRecord>, StoreError> {
+        Ok(self
+            .deliveries(user_id, notification_id)
+            .await?
+            .into_iter()
+            .filter(|d| d.channel == channel)
+            .next_back())
+    }
+}
+
+/// Oldest first; one moment's entries in the order a delivery goes through them.
+pub fn sort_deliveries(log: &mut [DeliveryRecord]) {
+    log.sort_by_key(|d| {
+        let step = crate::model::DeliveryStatus::ALL
+            .iter()
+            .position(|s| *s == d.status);
+        (d.at, step)
+    });
+}
+
+/// Addresses no email goes to: hard bounces and complaints.
+#[async_trait]
+pub trait Suppressions: Send + Sync {
+    async fn suppression(&self, address: &str) -> Result<Option<Suppression>, StoreError>;
+    async fn suppress(&self, suppression: &Suppression) -> Result<(), StoreError>;
+    /// Returns whether the address was suppressed.
+    async fn lift_suppression(&self, address: &str) -> Result<bool, StoreError>;
 }
 
 /// Every known user, for broadcasts, spread over [`USER_SHARDS`] partitions
@@ -175,7 +211,15 @@ pub trait Statistics: Send + Sync {
 ///
 /// [`App`]: crate::app::App
 pub trait Store:
-    Connections + Claims + Inbox + PreferenceStore + TemplateStore + Deliveries + Directory + Statistics
+    Connections
+    + Claims
+    + Inbox
+    + PreferenceStore
+    + TemplateStore
+    + Deliveries
+    + Suppressions
+    + Directory
+    + Statistics
 {
 }
 
@@ -186,6 +230,7 @@ impl<T> Store for T where
         + PreferenceStore
         + TemplateStore
         + Deliveries
+        + Suppressions
         + Directory
         + Statistics
 {
@@ -266,6 +311,18 @@ impl OutMessage {
 pub trait Queue: Send + Sync {
     /// Sends all messages or fails: no message is reported sent that was not.
     async fn send(&self, messages: Vec<OutMessage>) -> Result<(), QueueError>;
+    /// Keeps a received message (by its receipt handle) hidden for `delay`
+    /// from now: its next attempt's backoff (SQS ChangeMessageVisibility,
+    /// at most 12 hours).
+    async fn retry_after(
+        &self,
+        _receipt_handle: &str,
+        _delay: std::time::Duration,
+    ) -> Result<(), QueueError> {
+        Err(QueueError(
+            "this queue cannot delay a message's retry".into(),
+        ))
+    }
 }
 
 #[async_trait]
@@ -280,15 +337,43 @@ pub enum QueueName {
     Events,
     Broadcast,
     Deliveries,
+    /// SES's delivery feedback (bounces, complaints, deliveries).
+    Feedback,
+    /// Signed webhooks to the shop.
+    Webhooks,
 }
 
 impl QueueName {
+    pub const ALL: [QueueName; 5] = [
+        Self::Events,
+        Self::Broadcast,
+        Self::Deliveries,
+        Self::Feedback,
+        Self::Webhooks,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Events => "events",
+            Self::Broadcast => "broadcast",
+            Self::Deliveries => "deliveries",
+            Self::Feedback => "feedback",
+            Self::Webhooks => "webhooks",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "events" => Some(Self::Events),
-            "broadcast" => Some(Self::Broadcast),
-            "deliveries" => Some(Self::Deliveries),
-            _ => None,
+        Self::ALL.into_iter().find(|q| q.as_str() == s)
+    }
+
+    /// How its settings are named: `<prefix>_QUEUE_URL`, `<prefix>_DLQ_URL`.
+    pub fn env_prefix(self) -> &'static str {
+        match self {
+            Self::Events => "EVENTS",
+            Self::Broadcast => "BROADCAST",
+            Self::Deliveries => "DELIVERIES",
+            Self::Feedback => "FEEDBACK",
+            Self::Webhooks => "WEBHOOK",
         }
     }
 }
@@ -335,10 +420,36 @@ pub trait SmsSender: Send + Sync {
     async fn send_sms(&self, to: &str, text: &str) -> Result<String, MailError>;
 }
 
+/// What a sent email carries back in its provider's feedback (SES message
+/// tags): whose and which notification it was.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MailTags {
+    pub user_id: String,
+    pub notification_id: String,
+}
+
 #[async_trait]
 pub trait Mailer: Send + Sync {
     /// Sends one email; returns the provider's message id.
-    async fn send(&self, to: &str, email: &RenderedEmail) -> Result<String, MailError>;
+    async fn send(
+        &self,
+        to: &str,
+        email: &RenderedEmail,
+        tags: &MailTags,
+    ) -> Result<String, MailError>;
+    /// Takes `address` off the provider's own suppression list (the user
+    /// confirmed it again). Nothing to do where the provider keeps none.
+    async fn unsuppress(&self, _address: &str) -> Result<(), MailError> {
+        Ok(())
+    }
+}
+
+/// The shop's webhook endpoint.
+#[async_trait]
+pub trait WebhookEndpoint: Send + Sync {
+    /// POSTs one signed webhook; the HTTP status, or why there was none
+    /// (timeout, connection refused, TLS).
+    async fn post(&self, headers: &[(&'static str, String)], body: &str) -> Result<u16, String>;
 }
 
 /// The time, so that tests can set it.

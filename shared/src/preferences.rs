@@ -8,6 +8,9 @@ use crate::error::ValidationError;
 use crate::event::{check_email, check_phone};
 use crate::model::{Category, Channel};
 
+/// The read-only key GET /preferences adds when the email is suppressed.
+pub const SUPPRESSED_KEY: &str = "emailSuppressed";
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Preferences {
@@ -64,7 +67,14 @@ impl Preferences {
 
     /// Parses an update body; unknown categories, channels or keys are refused.
     pub fn parse_update(body: &[u8]) -> Result<Self, ValidationError> {
-        let prefs: Self = serde_json::from_slice(body)
+        let mut doc: serde_json::Value = serde_json::from_slice(body)
+            .map_err(|e| ValidationError::new("body", e.to_string()))?;
+        // Read-only: what GET shows of the address's suppression. A client
+        // that sends back what it read is not refused for it.
+        if let Some(o) = doc.as_object_mut() {
+            o.remove(SUPPRESSED_KEY);
+        }
+        let prefs: Self = serde_json::from_value(doc)
             .map_err(|e| ValidationError::new("body", e.to_string()))?;
         if let Some(email) = &prefs.email {
             check_email("email", email)?;

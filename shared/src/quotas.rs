@@ -10,6 +10,11 @@ pub const EVENTS_MAX_CONCURRENCY: u32 = 50;
 pub const BROADCAST_MAX_CONCURRENCY: u32 = 32;
 /// The same for the sender on the deliveries queue.
 pub const DELIVERIES_MAX_CONCURRENCY: u32 = 100;
+/// SES's feedback: a few events per email, each one small write.
+pub const FEEDBACK_MAX_CONCURRENCY: u32 = 10;
+/// Webhooks to the shop: at most this many posts in flight per batch of
+/// ten, so a backlog cannot flood the shop's endpoint or the region's pool.
+pub const WEBHOOKS_MAX_CONCURRENCY: u32 = 10;
 
 /// Reserved concurrency of the WebSocket functions: a backlog elsewhere can
 /// never throttle `$connect`, and these can never take the whole pool.

@@ -80,7 +80,12 @@ pub struct RecordingMail(pub Mutex<Vec<(String, String)>>);
 
 #[async_trait]
 impl Mailer for RecordingMail {
-    async fn send(&self, to: &str, email: &RenderedEmail) -> Result<String, MailError> {
+    async fn send(
+        &self,
+        to: &str,
+        email: &RenderedEmail,
+        _tags: &crate::ports::MailTags,
+    ) -> Result<String, MailError> {
         let mut sent = lock(&self.0);
         sent.push((to.to_owned(), email.subject.clone()));
         Ok(format!("mail-{}", sent.len()))

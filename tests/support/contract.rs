@@ -264,37 +264,107 @@ pub async fn preferences_and_templates(store: &dyn Store) {
 }
 
 pub async fn deliveries(store: &dyn Store) {
-    let rec = DeliveryRecord {
+    let t0 = Utc::now();
+    let queued = DeliveryRecord {
         user_id: "gus".into(),
         notification_id: "01JNOTIF".into(),
         channel: Channel::Email,
-        status: DeliveryStatus::Failed,
-        reason: Some("throttled".into()),
-        detail: None,
-        at: Utc::now(),
-    };
-    store.record_delivery(&rec).await.unwrap();
-    let later = DeliveryRecord {
-        status: DeliveryStatus::Delivered,
+        status: DeliveryStatus::Queued,
         reason: None,
-        detail: Some("msg-1".into()),
-        ..rec.clone()
+        detail: None,
+        provider_message_id: None,
+        at: t0,
     };
-    store.record_delivery(&later).await.unwrap();
+    let failed = DeliveryRecord {
+        status: DeliveryStatus::Failed,
+        reason: Some("throttled (retrying)".into()),
+        at: t0 + Duration::milliseconds(10),
+        ..queued.clone()
+    };
+    let sent = DeliveryRecord {
+        status: DeliveryStatus::Sent,
+        reason: None,
+        provider_message_id: Some("msg-1".into()),
+        at: t0 + Duration::milliseconds(20),
+        ..queued.clone()
+    };
+    let bounced = DeliveryRecord {
+        status: DeliveryStatus::Bounced,
+        reason: Some("Permanent/General".into()),
+        provider_message_id: Some("msg-1".into()),
+        at: t0 + Duration::milliseconds(30),
+        ..queued.clone()
+    };
+    let pushed = DeliveryRecord {
+        channel: Channel::InApp,
+        status: DeliveryStatus::Delivered,
+        detail: Some("1 device(s)".into()),
+        ..queued.clone()
+    };
+    // Out of order, and the provider's `sent` twice (SES's Send event after
+    // the sender's own entry, a little later): one entry, the log in order.
+    for rec in [&bounced, &queued, &sent, &pushed, &failed] {
+        store.record_delivery(rec).await.unwrap();
+    }
+    store
+        .record_delivery(&DeliveryRecord {
+            at: sent.at + Duration::milliseconds(3),
+            ..sent.clone()
+        })
+        .await
+        .unwrap();
+    let log = store.deliveries("gus", "01JNOTIF").await.unwrap();
+    let steps: Vec<_> = log.iter().map(|d| (d.channel, d.status)).collect();
+    assert_eq!(
+        steps,
+        [
+            (Channel::Email, DeliveryStatus::Queued),
+            (Channel::InApp, DeliveryStatus::Delivered),
+            (Channel::Email, DeliveryStatus::Failed),
+            (Channel::Email, DeliveryStatus::Sent),
+            (Channel::Email, DeliveryStatus::Bounced),
+        ]
+    );
+    assert_eq!(log[4], bounced);
     assert_eq!(
         store
             .delivery("gus", "01JNOTIF", Channel::Email)
             .await
             .unwrap(),
-        Some(later)
+        Some(bounced)
     );
     assert_eq!(
         store
-            .delivery("gus", "01JNOTIF", Channel::InApp)
+            .delivery("gus", "01JNOTIF", Channel::Sms)
             .await
             .unwrap(),
         None
     );
+    // Another user's log of the same notification id (a broadcast's) is theirs.
+    assert!(store.deliveries("hal", "01JNOTIF").await.unwrap().is_empty());
+    assert!(store.deliveries("gus", "01JOTHER").await.unwrap().is_empty());
+}
+
+/// Suppressed addresses: found whatever their case, lifted once.
+pub async fn suppressions(store: &dyn Store) {
+    use shared::model::{Suppression, SuppressionReason};
+    assert_eq!(store.suppression("Ann@Example.com").await.unwrap(), None);
+    let s = Suppression {
+        address: "Ann@Example.com".into(),
+        reason: SuppressionReason::Bounce,
+        at: Utc::now(),
+        detail: Some("Permanent/General: smtp; 550 5.1.1 user unknown".into()),
+        notification_id: Some("01JNOTIF".into()),
+    };
+    store.suppress(&s).await.unwrap();
+    assert_eq!(
+        store.suppression("ann@example.com").await.unwrap(),
+        Some(s.clone())
+    );
+    assert_eq!(store.suppression("bob@example.com").await.unwrap(), None);
+    assert!(store.lift_suppression("ANN@example.com").await.unwrap());
+    assert!(!store.lift_suppression("ann@example.com").await.unwrap());
+    assert_eq!(store.suppression("Ann@Example.com").await.unwrap(), None);
 }
 
 /// Newest-first listing with the unread filter, deletion with an exact

@@ -22,6 +22,9 @@ async fn main() -> Result<(), Error> {
         push: true,
         dead_letters: true,
         tokens: true,
+        // Lifting an address from SES's suppression list (PATCH /preferences).
+        email: true,
+        webhooks: true,
         ..aws::Uses::default()
     })
     .await?;

@@ -11,6 +11,7 @@ async fn main() -> Result<(), Error> {
         push: true,
         email: true,
         sms: true,
+        webhooks: true,
         ..aws::Uses::default()
     })
     .await?;

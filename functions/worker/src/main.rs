@@ -10,6 +10,7 @@ async fn main() -> Result<(), Error> {
         events_queue: true,
         deliveries_queue: true,
         push: true,
+        webhooks: true,
         ..aws::Uses::default()
     })
     .await?;

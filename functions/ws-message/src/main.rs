@@ -8,6 +8,7 @@ use shared::aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 async fn main() -> Result<(), Error> {
     let app = aws::start(aws::Uses {
         push: true,
+        webhooks: true,
         ..aws::Uses::default()
     })
     .await?;

@@ -30,6 +30,10 @@ pub struct Uses {
     pub dead_letters: bool,
     /// Verifies tokens: refuses to start without a JWT key.
     pub tokens: bool,
+    /// Queues webhooks to the shop (when `WEBHOOK_URL` is set).
+    pub webhooks: bool,
+    /// Delivers them: the webhooks function.
+    pub webhook_endpoint: bool,
 }
 
 impl Uses {
@@ -41,6 +45,8 @@ impl Uses {
         sms: true,
         dead_letters: true,
         tokens: true,
+        webhooks: true,
+        webhook_endpoint: false,
     };
 }
 
@@ -55,11 +61,31 @@ pub async fn start(uses: Uses) -> Result<&'static App, crate::config::ConfigErro
     tracing::debug!(?uses, "cold start: building the application");
     let sdk = load_sdk_config().await;
     let config = crate::adapters::secrets::resolve(Config::from_env(), &sdk).await?;
-    let app = aws_app_using(config, &sdk, uses);
+    // An http:// or malformed WEBHOOK_URL stops every function at once.
+    config.check_webhooks()?;
+    let mut app = aws_app_using(config, &sdk, uses);
     if uses.tokens {
         app.require_verifier()?;
     }
+    if uses.webhook_endpoint {
+        app = with_webhook_endpoint(app)?;
+    }
     Ok(Box::leak(Box::new(app)))
+}
+
+/// The shop's endpoint for the webhooks function: `WEBHOOK_URL` (checked),
+/// signed with `WEBHOOK_SECRET`.
+pub fn with_webhook_endpoint(app: App) -> Result<App, crate::config::ConfigError> {
+    use crate::config::ConfigError;
+    let url = Config::require(&app.config.webhook_url, "WEBHOOK_URL")?;
+    let url =
+        crate::webhook::check_url(url, app.config.loopback_http_links).map_err(ConfigError)?;
+    let endpoint =
+        crate::adapters::webhook_http::HttpWebhookEndpoint::new(url).map_err(ConfigError)?;
+    if app.webhooks.is_none() {
+        return Err(ConfigError("WEBHOOK_QUEUE_URL is not set".into()));
+    }
+    app.with_webhook_endpoint(Arc::new(endpoint))
 }
 
 /// The application on AWS adapters, with only the clients `uses` asks for.
@@ -72,7 +98,8 @@ pub fn aws_app_using(config: Config, sdk: &SdkConfig, uses: Uses) -> App {
         )
         .with_retention(config.retention),
     );
-    let sqs = (uses.events_queue || uses.deliveries_queue || uses.dead_letters)
+    let webhooks_on = (uses.webhooks || uses.webhook_endpoint) && config.webhook_url.is_some();
+    let sqs = (uses.events_queue || uses.deliveries_queue || uses.dead_letters || webhooks_on)
         .then(|| aws_sdk_sqs::Client::new(sdk));
     let queue = |on: bool, url: &Option<String>, setting: &'static str| -> Arc<dyn Queue> {
         match (&sqs, on) {
@@ -96,10 +123,10 @@ pub fn aws_app_using(config: Config, sdk: &SdkConfig, uses: Uses) -> App {
         Arc::new(Disabled("the management API"))
     };
     let mailer: Arc<dyn Mailer> = if uses.email {
-        Arc::new(SesMailer::new(
-            aws_sdk_sesv2::Client::new(sdk),
-            config.email_from.clone(),
-        ))
+        Arc::new(
+            SesMailer::new(aws_sdk_sesv2::Client::new(sdk), config.email_from.clone())
+                .with_configuration_set(config.ses_configuration_set.clone()),
+        )
     } else {
         Arc::new(Disabled("email"))
     };
@@ -114,7 +141,15 @@ pub fn aws_app_using(config: Config, sdk: &SdkConfig, uses: Uses) -> App {
             .with_broadcast(pairs(
                 &config.broadcast_queue_url,
                 &config.broadcast_dlq_url,
-            )),
+            ))
+            .with(
+                crate::ports::QueueName::Feedback,
+                pairs(&config.feedback_queue_url, &config.feedback_dlq_url),
+            )
+            .with(
+                crate::ports::QueueName::Webhooks,
+                pairs(&config.webhook_queue_url, &config.webhook_dlq_url),
+            ),
         )),
         _ => None,
     };
@@ -131,7 +166,18 @@ pub fn aws_app_using(config: Config, sdk: &SdkConfig, uses: Uses) -> App {
         ))),
         _ => None,
     };
+    let webhooks = match (&sqs, webhooks_on) {
+        (Some(c), true) => Some(Arc::new(SqsQueue::new(
+            c.clone(),
+            config.webhook_queue_url.clone(),
+            "WEBHOOK_QUEUE_URL",
+        ))),
+        _ => None,
+    };
     let mut app = App::new(config, store, events, deliveries, pusher, mailer);
+    if let Some(w) = webhooks {
+        app = app.with_webhooks(w);
+    }
     if let Some(b) = broadcasts {
         app = app.with_broadcasts(b);
     }

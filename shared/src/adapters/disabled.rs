@@ -5,7 +5,8 @@ use async_trait::async_trait;
 
 use crate::error::{MailError, PushError, QueueError};
 use crate::ports::{
-    DeadLetter, DeadLetters, Mailer, OutMessage, Pusher, Queue, QueueName, Redrive, SmsSender,
+    DeadLetter, DeadLetters, MailTags, Mailer, OutMessage, Pusher, Queue, QueueName, Redrive,
+    SmsSender,
 };
 use crate::template::RenderedEmail;
 
@@ -34,7 +35,7 @@ impl Pusher for Disabled {
 
 #[async_trait]
 impl Mailer for Disabled {
-    async fn send(&self, _: &str, _: &RenderedEmail) -> Result<String, MailError> {
+    async fn send(&self, _: &str, _: &RenderedEmail, _: &MailTags) -> Result<String, MailError> {
         Err(MailError::Temporary(format!(
             "{} is not available in this function",
             self.0

@@ -16,12 +16,12 @@ use crate::adapters::stats_buffer::StatsBuffer;
 use crate::error::StoreError;
 use crate::event::EventType;
 use crate::model::{
-    CLAIM_RETENTION, Channel, Connection, Counts, DeliveryRecord, EventClaim, MarkRead,
-    Notification, Page, Retention,
+    CLAIM_RETENTION, Channel, Connection, Counts, DeliveryRecord, DeliveryStatus, EventClaim,
+    MarkRead, Notification, Page, Retention, Suppression,
 };
 use crate::ports::{
     Claims, Connections, Deliveries, Directory, Inbox, NewNotification, PreferenceStore, Recorded,
-    Statistics, StatsHour, TemplateStore, check_read_page,
+    Statistics, StatsHour, Suppressions, TemplateStore, check_read_page, sort_deliveries,
 };
 use crate::preferences::Preferences;
 use crate::template::TemplateOverride;
@@ -664,15 +664,6 @@ impl Inbox for DynamoStore {
                     .build(),
             )?;
             let mut actions = vec![TransactWriteItem::builder().delete(delete).build()];
-            for ch in Channel::ALL {
-                let d = build(
-                    Delete::builder()
-                        .table_name(&self.table)
-                        .set_key(Some(key(pk.clone(), delivery_sk(id, ch))))
-                        .build(),
-                )?;
-                actions.push(TransactWriteItem::builder().delete(d).build());
-            }
             if !current.read {
                 actions.push(update_item(self.add(
                     key(pk.clone(), UNREAD_SK),
@@ -681,7 +672,12 @@ impl Inbox for DynamoStore {
                 )?));
             }
             match self.transact(actions).await {
-                Ok(()) => return Ok(true),
+                Ok(()) => {
+                    // Its delivery log goes after it (TTL would remove what
+                    // a failure here leaves, with the notification's retention).
+                    self.delete_delivery_log(user_id, id).await?;
+                    return Ok(true);
+                }
                 Err(e) if cancelled_by_condition(&e).is_some_and(|r| r.first() == Some(&true)) => {
                     continue;
                 }
@@ -769,17 +765,68 @@ impl TemplateStore for DynamoStore {
     }
 }
 
+impl DynamoStore {
+    async fn delivery_log_items(
+        &self,
+        user_id: &str,
+        notification_id: &str,
+    ) -> Result<Vec<Item>, StoreError> {
+        let (lo, hi) = delivery_range(notification_id);
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND SK BETWEEN :lo AND :hi")
+                .expression_attribute_values(":pk", s(user_pk(user_id)))
+                .expression_attribute_values(":lo", s(lo.clone()))
+                .expression_attribute_values(":hi", s(hi.clone()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(backend)?;
+            out.extend(page.items.unwrap_or_default());
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    async fn delete_delivery_log(&self, user_id: &str, id: &str) -> Result<(), StoreError> {
+        for item in self.delivery_log_items(user_id, id).await? {
+            let (Some(pk), Some(sk)) = (item.get("PK"), item.get("SK")) else {
+                continue;
+            };
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .key("PK", pk.clone())
+                .key("SK", sk.clone())
+                .send()
+                .await
+                .map_err(backend)?;
+        }
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl Deliveries for DynamoStore {
     async fn record_delivery(&self, rec: &DeliveryRecord) -> Result<(), StoreError> {
         let mut item = to_item(
             user_pk(&rec.user_id),
-            delivery_sk(&rec.notification_id, rec.channel),
+            delivery_sk(&rec.notification_id, rec.channel, &rec.entry_key()),
             rec,
         )?;
         item.insert(
             "ttl".into(),
-            n(self.retention.delivery_expiry(rec.at).timestamp()),
+            n(self
+                .retention
+                .delivery_expiry(&rec.notification_id, rec.at)
+                .timestamp()),
         );
         self.client
             .put_item()
@@ -788,24 +835,68 @@ impl Deliveries for DynamoStore {
             .send()
             .await
             .map_err(backend)?;
-        self.stats.count(
-            rec.at,
-            &delivery_counter(rec.channel, rec.status.as_str()),
-            1,
-        );
+        if rec.status != DeliveryStatus::Queued {
+            self.stats.count(
+                rec.at,
+                &delivery_counter(rec.channel, rec.status.as_str()),
+                1,
+            );
+        }
         Ok(())
     }
 
-    async fn delivery(
+    async fn deliveries(
         &self,
         user_id: &str,
         notification_id: &str,
-        channel: Channel,
-    ) -> Result<Option<DeliveryRecord>, StoreError> {
-        self.get(user_pk(user_id), delivery_sk(notification_id, channel))
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        let mut log = self
+            .delivery_log_items(user_id, notification_id)
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<Vec<DeliveryRecord>, _>>()?;
+        sort_deliveries(&mut log);
+        Ok(log)
+    }
+}
+
+#[async_trait]
+impl Suppressions for DynamoStore {
+    async fn suppression(&self, address: &str) -> Result<Option<Suppression>, StoreError> {
+        self.get(suppression_pk(address), SUPPRESSION_SK)
             .await?
             .map(from_item)
             .transpose()
+    }
+
+    async fn suppress(&self, suppression: &Suppression) -> Result<(), StoreError> {
+        let item = to_item(
+            suppression_pk(&suppression.address),
+            SUPPRESSION_SK,
+            suppression,
+        )?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn lift_suppression(&self, address: &str) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(suppression_pk(address), SUPPRESSION_SK)))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
     }
 }
 

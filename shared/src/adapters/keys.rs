@@ -8,7 +8,8 @@
 //! | notification      | `USER#u`       | `NOTIF#<ulid>`              |
 //! | unread counter    | `USER#u`       | `UNREAD`                    |
 //! | preferences       | `USER#u`       | `PREFS`                     |
-//! | delivery status   | `USER#u`       | `DELIVERY#<ulid>#<channel>` |
+//! | delivery log entry| `USER#u`       | `DELIVERY#<ulid>#<channel>#<entry>` |
+//! | suppressed address| `SUPPRESSED#<address>` | `SUPPRESSION`       |
 //! | template override | `TEMPLATE`     | `<type>#<channel>`          |
 //! | event claim       | `EVENT#id`     | `EVENT`                     |
 //! | statistics        | `STATS#<hour>#<shard>` | `COUNTS` (`COUNTS#<shard>` in DynamoDB) |
@@ -104,9 +105,34 @@ pub fn claim_pk(event_id: &str) -> String {
     format!("EVENT#{}", key_part(event_id))
 }
 
-pub fn delivery_sk(notification_id: &str, channel: Channel) -> String {
-    format!("{DELIVERY_PREFIX}{notification_id}#{}", channel.as_str())
+/// One entry of a notification's delivery log: sorted by notification, then
+/// channel, then [`DeliveryRecord::entry_key`].
+///
+/// [`DeliveryRecord::entry_key`]: crate::model::DeliveryRecord::entry_key
+pub fn delivery_sk(notification_id: &str, channel: Channel, entry: &str) -> String {
+    format!(
+        "{DELIVERY_PREFIX}{}#{}#{}",
+        key_part(notification_id),
+        channel.as_str(),
+        key_part(entry)
+    )
 }
+
+/// The range of a notification's whole delivery log: `[start, end)`.
+pub fn delivery_range(notification_id: &str) -> (String, String) {
+    let id = key_part(notification_id);
+    (
+        format!("{DELIVERY_PREFIX}{id}#"),
+        format!("{DELIVERY_PREFIX}{id}$"),
+    )
+}
+
+/// An address's suppression: its own partition, found without knowing the user.
+pub fn suppression_pk(address: &str) -> String {
+    format!("SUPPRESSED#{}", key_part(&address.trim().to_lowercase()))
+}
+
+pub const SUPPRESSION_SK: &str = "SUPPRESSION";
 
 pub fn template_sk(kind: EventType, channel: Channel) -> String {
     format!("{}#{}", kind.as_str(), channel.as_str())

@@ -12,6 +12,7 @@ pub mod dynamo;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 pub mod keys;
+pub mod mailbox_simulator;
 #[cfg(feature = "aws")]
 pub mod secrets;
 #[cfg(feature = "aws")]
@@ -21,3 +22,5 @@ pub mod sns;
 #[cfg(feature = "aws")]
 pub mod sqs;
 pub mod stats_buffer;
+#[cfg(feature = "aws")]
+pub mod webhook_http;

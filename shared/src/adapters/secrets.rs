@@ -8,16 +8,33 @@ use aws_sdk_secretsmanager::error::DisplayErrorContext;
 
 use crate::config::{Config, ConfigError};
 
-/// Fills `jwt_secret` from `JWT_SECRET_ARN` and `events_api_key` from
-/// `EVENTS_API_KEY_ARN` where the value itself is not set. Fails (so the
-/// function refuses to start, with the reason) when a named secret cannot
-/// be read.
+/// Fills `jwt_secret` from `JWT_SECRET_ARN`, `events_api_key` from
+/// `EVENTS_API_KEY_ARN` and `webhook_secret` from `WEBHOOK_SECRET_ARN` where
+/// the value itself is not set. Fails (so the function refuses to start,
+/// with the reason) when a named secret cannot be read.
 pub async fn resolve(mut config: Config, sdk: &SdkConfig) -> Result<Config, ConfigError> {
-    let wanted = [
-        config.jwt_secret.is_none() && config.jwt_secret_arn.is_some(),
-        config.events_api_key.is_none() && config.events_api_key_arn.is_some(),
-    ];
-    if !wanted.contains(&true) {
+    let wanted: Vec<(usize, String, &'static str)> = [
+        (
+            config.jwt_secret.is_none(),
+            &config.jwt_secret_arn,
+            "JWT_SECRET_ARN",
+        ),
+        (
+            config.events_api_key.is_none(),
+            &config.events_api_key_arn,
+            "EVENTS_API_KEY_ARN",
+        ),
+        (
+            config.webhook_secret.is_none(),
+            &config.webhook_secret_arn,
+            "WEBHOOK_SECRET_ARN",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    .filter_map(|(i, (unset, arn, name))| unset.then(|| arn.clone()).flatten().map(|a| (i, a, name)))
+    .collect();
+    if wanted.is_empty() {
         return Ok(config);
     }
     let client = aws_sdk_secretsmanager::Client::new(sdk);
@@ -41,27 +58,20 @@ pub async fn resolve(mut config: Config, sdk: &SdkConfig) -> Result<Config, Conf
                 .ok_or_else(|| ConfigError(format!("{name}: secret {arn} has no string value")))
         }
     };
-    // Both at once: cold start waits for one round trip, not two.
-    let (jwt, key) = futures::future::join(
-        async {
-            match (wanted[0], config.jwt_secret_arn.clone()) {
-                (true, Some(arn)) => read(arn, "JWT_SECRET_ARN").await.map(Some),
-                _ => Ok(None),
-            }
-        },
-        async {
-            match (wanted[1], config.events_api_key_arn.clone()) {
-                (true, Some(arn)) => read(arn, "EVENTS_API_KEY_ARN").await.map(Some),
-                _ => Ok(None),
-            }
-        },
+    // All at once: cold start waits for one round trip, not one per secret.
+    let values = futures::future::join_all(
+        wanted
+            .iter()
+            .map(|(_, arn, name)| read(arn.clone(), name)),
     )
     .await;
-    if let Some(v) = jwt? {
-        config.jwt_secret = Some(v);
-    }
-    if let Some(v) = key? {
-        config.events_api_key = Some(v);
+    for ((i, _, _), value) in wanted.into_iter().zip(values) {
+        let value = Some(value?);
+        match i {
+            0 => config.jwt_secret = value,
+            1 => config.events_api_key = value,
+            _ => config.webhook_secret = value,
+        }
     }
     Ok(config)
 }

@@ -31,6 +31,27 @@ impl SqsQueue {
 
 #[async_trait]
 impl Queue for SqsQueue {
+    async fn retry_after(
+        &self,
+        receipt_handle: &str,
+        delay: std::time::Duration,
+    ) -> Result<(), QueueError> {
+        let url = self
+            .url
+            .as_deref()
+            .ok_or_else(|| QueueError(format!("{} is not set", self.setting)))?;
+        self.client
+            .change_message_visibility()
+            .queue_url(url)
+            .receipt_handle(receipt_handle)
+            // SQS's limit; the webhook schedule stays under it.
+            .visibility_timeout(delay.as_secs().min(43_200) as i32)
+            .send()
+            .await
+            .map_err(|e| QueueError(DisplayErrorContext(&e).to_string()))?;
+        Ok(())
+    }
+
     async fn send(&self, messages: Vec<OutMessage>) -> Result<(), QueueError> {
         let url = self
             .url
@@ -90,10 +111,8 @@ impl Queue for SqsQueue {
 /// Dead-letter queues on SQS: a peek without consuming, and a redrive.
 pub struct SqsDeadLetters {
     client: aws_sdk_sqs::Client,
-    /// (source queue URL, its DLQ URL) for events and deliveries.
-    events: Option<(String, String)>,
-    broadcast: Option<(String, String)>,
-    deliveries: Option<(String, String)>,
+    /// (source queue URL, its DLQ URL) of each queue the stack has.
+    queues: Vec<(QueueName, (String, String))>,
 }
 
 impl SqsDeadLetters {
@@ -104,25 +123,38 @@ impl SqsDeadLetters {
     ) -> Self {
         Self {
             client,
-            events,
-            broadcast: None,
-            deliveries,
+            queues: Vec::new(),
         }
+        .with(QueueName::Events, events)
+        .with(QueueName::Deliveries, deliveries)
     }
 
-    /// The broadcast queue and its DLQ, where the stack has them.
-    pub fn with_broadcast(mut self, broadcast: Option<(String, String)>) -> Self {
-        self.broadcast = broadcast;
+    /// Another queue and its DLQ, where the stack has them.
+    pub fn with(mut self, queue: QueueName, urls: Option<(String, String)>) -> Self {
+        if let Some(urls) = urls {
+            self.queues.push((queue, urls));
+        }
         self
     }
 
+    /// The broadcast queue and its DLQ, where the stack has them.
+    pub fn with_broadcast(self, broadcast: Option<(String, String)>) -> Self {
+        self.with(QueueName::Broadcast, broadcast)
+    }
+
     fn urls(&self, q: QueueName) -> Result<&(String, String), QueueError> {
-        match q {
-            QueueName::Events => self.events.as_ref(),
-            QueueName::Broadcast => self.broadcast.as_ref(),
-            QueueName::Deliveries => self.deliveries.as_ref(),
-        }
-        .ok_or_else(|| QueueError(format!("the {q:?} dead-letter queue is not configured (EVENTS_DLQ_URL / BROADCAST_DLQ_URL / DELIVERIES_DLQ_URL)")))
+        self.queues
+            .iter()
+            .find(|(name, _)| *name == q)
+            .map(|(_, urls)| urls)
+            .ok_or_else(|| {
+                QueueError(format!(
+                    "the {} dead-letter queue is not configured ({}_QUEUE_URL and {}_DLQ_URL)",
+                    q.as_str(),
+                    q.env_prefix(),
+                    q.env_prefix()
+                ))
+            })
     }
 
     async fn arn(&self, url: &str) -> Result<String, QueueError> {

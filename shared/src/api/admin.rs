@@ -58,11 +58,7 @@ pub async fn stats(call: &Call<'_>) -> Out {
 
 pub async fn dead_letters(call: &Call<'_>) -> Out {
     let mut queues = Vec::new();
-    for q in [
-        QueueName::Events,
-        QueueName::Broadcast,
-        QueueName::Deliveries,
-    ] {
+    for q in QueueName::ALL {
         if !call.app.dead_letters.has(q) {
             continue;
         }
@@ -75,7 +71,7 @@ pub async fn dead_letters(call: &Call<'_>) -> Out {
 pub async fn redrive(call: &Call<'_>) -> Out {
     let q = QueueName::parse(&call.params[0]).ok_or_else(|| {
         ApiError::NotFound(format!(
-            "no queue `{}`; use events, broadcast or deliveries",
+            "no queue `{}`; use events, broadcast, deliveries, feedback or webhooks",
             call.params[0]
         ))
     })?;
@@ -84,4 +80,20 @@ pub async fn redrive(call: &Call<'_>) -> Out {
     Ok(Reply::accepted(
         json!({"queue": q, "moved": r.moved, "task": r.task}),
     ))
+}
+
+/// Any user's delivery log of one notification (`?userId=`: notifications
+/// live under their user, and a broadcast's copies share one id).
+pub async fn deliveries(call: &Call<'_>) -> Out {
+    let id = super::user::id_param(call)?;
+    let user = call
+        .query("userId")
+        .filter(|u| !u.trim().is_empty())
+        .ok_or_else(|| {
+            crate::error::ValidationError::new(
+                "userId",
+                "is required: whose notification (a webhook's data.userId)",
+            )
+        })?;
+    super::user::delivery_log(call, user, &id).await
 }

@@ -128,6 +128,12 @@ pub const ROUTES: &[Route] = &[
     ),
     route(
         Method::GET,
+        "/notifications/{id}/deliveries",
+        User,
+        handler!(user::deliveries),
+    ),
+    route(
+        Method::GET,
         "/preferences",
         User,
         handler!(user::get_preferences),
@@ -173,6 +179,12 @@ pub const ROUTES: &[Route] = &[
         "/admin/templates/{type}/{channel}/preview",
         Admin,
         handler!(admin::preview_template),
+    ),
+    route(
+        Method::GET,
+        "/admin/notifications/{id}/deliveries",
+        Admin,
+        handler!(admin::deliveries),
     ),
     route(Method::GET, "/admin/stats", Admin, handler!(admin::stats)),
     route(

@@ -28,7 +28,7 @@ pub fn decode_cursor(cursor: &str) -> Result<String, ValidationError> {
 
 /// Notification ids are ULIDs; anything else cannot exist (404, not 400,
 /// so the answer is the same as for someone else's notification).
-fn id_param(call: &Call) -> Result<String, ApiError> {
+pub(super) fn id_param(call: &Call) -> Result<String, ApiError> {
     let id = &call.params[0];
     ulid::Ulid::from_string(id)
         .map_err(|_| ApiError::NotFound(format!("no notification `{id}`")))?;
@@ -91,6 +91,7 @@ pub async fn mark_read(call: &Call<'_>) -> Out {
     let outcome = inbox::mark_read(
         app.store.as_ref(),
         app.devices(),
+        app.webhooks.as_deref(),
         &call.who.user_id,
         &id,
         app.clock.now(),
@@ -109,6 +110,7 @@ pub async fn mark_all_read(call: &Call<'_>) -> Out {
     let marked = inbox::mark_all_read(
         app.store.as_ref(),
         app.devices(),
+        app.webhooks.as_deref(),
         &call.who.user_id,
         app.clock.now(),
     )
@@ -126,13 +128,32 @@ pub async fn delete(call: &Call<'_>) -> Out {
     }
 }
 
+/// The preferences as clients see them: every choice spelled out, and
+/// `emailSuppressed` when no email goes to the address any more.
+async fn preferences_view(call: &Call<'_>, prefs: &Preferences) -> Out {
+    let mut body = serde_json::to_value(prefs.effective()).expect("preferences serialize");
+    if let Some(email) = &prefs.email
+        && let Some(s) = call.app.store.suppression(email).await?
+    {
+        body["emailSuppressed"] = json!({
+            "address": email,
+            "reason": s.reason,
+            "at": s.at,
+            "detail": s.detail,
+            "lift": "PATCH /preferences with this address as `email` once the user confirms it",
+        });
+    }
+    Ok(Reply::ok(body))
+}
+
 pub async fn get_preferences(call: &Call<'_>) -> Out {
     let prefs = call.app.store.preferences(&call.who.user_id).await?;
-    Ok(Reply::ok(prefs.effective()))
+    preferences_view(call, &prefs).await
 }
 
 /// Updates the preferences with a JSON merge patch (RFC 7396): what the
-/// patch leaves out is kept, `null` clears.
+/// patch leaves out is kept, `null` clears. An `email` in the patch is the
+/// user confirming that address: its suppression, here and in SES, is lifted.
 pub async fn patch_preferences(call: &Call<'_>) -> Out {
     let current = call.app.store.preferences(&call.who.user_id).await?;
     let prefs = current.merge_patch(call.body)?;
@@ -140,7 +161,25 @@ pub async fn patch_preferences(call: &Call<'_>) -> Out {
         .store
         .put_preferences(&call.who.user_id, &prefs)
         .await?;
-    Ok(Reply::ok(prefs.effective()))
+    let confirmed = serde_json::from_slice::<serde_json::Value>(call.body)
+        .ok()
+        .and_then(|v| v.get("email").and_then(|e| e.as_str()).map(str::to_owned));
+    if let Some(address) = confirmed {
+        lift_suppression(call, &address).await?;
+    }
+    preferences_view(call, &prefs).await
+}
+
+async fn lift_suppression(call: &Call<'_>, address: &str) -> Result<(), ApiError> {
+    if call.app.store.lift_suppression(address).await? {
+        tracing::info!(user_id = %call.who.user_id, "suppressed address confirmed by its user; lifted");
+    }
+    // SES keeps its own list (the configuration set suppresses bounces and
+    // complaints too): without this the next email would bounce unsent.
+    if let Err(e) = call.app.mailer.unsuppress(address).await {
+        tracing::warn!(error = %e, "could not take the address off SES's suppression list");
+    }
+    Ok(())
 }
 
 /// Replaces the preferences; what is left out falls back to the defaults.
@@ -150,7 +189,42 @@ pub async fn put_preferences(call: &Call<'_>) -> Out {
         .store
         .put_preferences(&call.who.user_id, &prefs)
         .await?;
-    Ok(Reply::ok(prefs.effective()))
+    preferences_view(call, &prefs).await
+}
+
+/// The delivery log of one of the caller's notifications.
+pub async fn deliveries(call: &Call<'_>) -> Out {
+    let id = id_param(call)?;
+    delivery_log(call, &call.who.user_id, &id).await
+}
+
+/// `{"notificationId", "userId", "deliveries": [...]}`, oldest first; 404
+/// when the user has neither the notification nor a log of it (a user who
+/// turned in-app off has a log of email and SMS without a notification).
+pub async fn delivery_log(call: &Call<'_>, user_id: &str, id: &str) -> Out {
+    let store = call.app.store.as_ref();
+    let log = store.deliveries(user_id, id).await?;
+    if log.is_empty() && store.get_notification(user_id, id).await?.is_none() {
+        return Err(not_found(id));
+    }
+    let deliveries: Vec<_> = log
+        .iter()
+        .map(|d| {
+            json!({
+                "channel": d.channel,
+                "status": d.status,
+                "at": d.at,
+                "providerMessageId": d.provider_message_id,
+                "reason": d.reason,
+                "detail": d.detail,
+            })
+        })
+        .collect();
+    Ok(Reply::ok(json!({
+        "notificationId": id,
+        "userId": user_id,
+        "deliveries": deliveries,
+    })))
 }
 
 #[cfg(test)]

@@ -24,13 +24,40 @@ where
     Fut: Future<Output = Result<T, MessageError>>,
     T: std::fmt::Debug,
 {
+    for_each_message(event, concurrency, |body, _| f(body)).await
+}
+
+/// What a handler may want of a record besides its body.
+#[derive(Clone, Copy, Debug)]
+pub struct Received<'a> {
+    pub receipt_handle: Option<&'a str>,
+    /// 1 on the first attempt.
+    pub receive_count: u32,
+}
+
+/// [`for_each_record`] for handlers that also need the record's receipt
+/// handle and receive count (to set their own retry backoff).
+pub async fn for_each_message<'a, F, Fut, T>(
+    event: &'a SqsEvent,
+    concurrency: usize,
+    f: F,
+) -> SqsBatchResponse
+where
+    F: Fn(&'a str, Received<'a>) -> Fut,
+    Fut: Future<Output = Result<T, MessageError>>,
+    T: std::fmt::Debug,
+{
     let runs = event.records.iter().map(|record| {
         let f = &f;
         async move {
             let id = record.message_id.clone().unwrap_or_default();
             let receive_count = record.attributes.get("ApproximateReceiveCount").cloned().unwrap_or_default();
+            let received = Received {
+                receipt_handle: record.receipt_handle.as_deref(),
+                receive_count: receive_count.parse().unwrap_or(1),
+            };
             let result = match record.body.as_deref() {
-                Some(body) => AssertUnwindSafe(f(body))
+                Some(body) => AssertUnwindSafe(f(body, received))
                     .catch_unwind()
                     .await
                     .unwrap_or_else(|panic| Err(MessageError::Poison(format!("handler panicked: {}", panic_text(&panic))))),

@@ -67,6 +67,7 @@ async fn answer(
         ClientMessage::MarkRead { id } => match mark_read(
             app.store.as_ref(),
             app.devices(),
+            app.webhooks.as_deref(),
             &user_id,
             &id,
             app.clock.now(),

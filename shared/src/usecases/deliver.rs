@@ -5,7 +5,7 @@ use tracing::Instrument;
 use crate::error::MailError;
 use crate::jobs::DeliveryJob;
 use crate::model::{Channel, DeliveryRecord, DeliveryStatus};
-use crate::ports::{Clock, Deliveries, Mailer, OutMessage, Queue, SmsSender};
+use crate::ports::{Clock, Deliveries, MailTags, Mailer, OutMessage, Queue, SmsSender, Suppressions};
 use crate::protocol::ServerMessage;
 use crate::usecases::MessageError;
 use crate::usecases::fanout::Devices;
@@ -18,7 +18,10 @@ pub struct Sender<'a> {
     pub mailer: &'a dyn Mailer,
     pub sms: &'a dyn SmsSender,
     pub log: &'a dyn Deliveries,
+    pub suppressions: &'a dyn Suppressions,
     pub retries: &'a dyn Queue,
+    /// Where the shop's webhooks are queued, when it has an endpoint.
+    pub webhooks: Option<&'a dyn Queue>,
     pub clock: &'a dyn Clock,
 }
 
@@ -39,6 +42,8 @@ pub enum Delivered {
     Sent { message_id: String },
     /// The provider refused this message for good; recorded, not retried.
     Rejected { reason: String },
+    /// Not sent: the address is suppressed (a hard bounce or a complaint).
+    Suppressed,
 }
 
 pub async fn deliver_job(app: &Sender<'_>, body: &str) -> Result<Delivered, MessageError> {
@@ -70,6 +75,8 @@ pub async fn deliver_job(app: &Sender<'_>, body: &str) -> Result<Delivered, Mess
     deliver(app, job).instrument(span).await
 }
 
+/// One delivery log entry; its webhook, if it has one, is queued with it.
+/// `detail` is the devices' count (in-app) or the provider's message id.
 async fn record(
     app: &Sender<'_>,
     user_id: &str,
@@ -78,19 +85,24 @@ async fn record(
     status: DeliveryStatus,
     reason: Option<String>,
     detail: Option<String>,
+    retried: bool,
 ) -> Result<(), MessageError> {
-    app.log
-        .record_delivery(&DeliveryRecord {
-            user_id: user_id.to_owned(),
-            notification_id: notification_id.to_owned(),
-            channel,
-            status,
-            reason,
-            detail,
-            at: app.clock.now(),
-        })
-        .await?;
-    Ok(())
+    let (detail, provider_message_id) = match channel {
+        Channel::InApp => (detail, None),
+        _ => (None, detail),
+    };
+    let rec = DeliveryRecord {
+        user_id: user_id.to_owned(),
+        notification_id: notification_id.to_owned(),
+        channel,
+        status,
+        reason,
+        detail,
+        provider_message_id,
+        at: app.clock.now(),
+    };
+    // A failure the sender retries is not the end: no webhook for it.
+    crate::usecases::webhooks::record_and_emit(app.log, app.webhooks, &rec, !retried).await
 }
 
 async fn deliver(app: &Sender<'_>, job: DeliveryJob) -> Result<Delivered, MessageError> {
@@ -113,6 +125,7 @@ async fn deliver(app: &Sender<'_>, job: DeliveryJob) -> Result<Delivered, Messag
                     DeliveryStatus::Skipped,
                     Some("no open connection".into()),
                     None,
+                    false,
                 )
                 .await?;
                 return Ok(Delivered::NoConnection);
@@ -142,6 +155,7 @@ async fn deliver(app: &Sender<'_>, job: DeliveryJob) -> Result<Delivered, Messag
                     status,
                     reason,
                     Some(format!("{devices} device(s)")),
+                    false,
                 )
                 .await?;
                 return Ok(Delivered::Pushed {
@@ -166,6 +180,7 @@ async fn deliver(app: &Sender<'_>, job: DeliveryJob) -> Result<Delivered, Messag
                     DeliveryStatus::Failed,
                     Some(reason.clone()),
                     None,
+                    true,
                 )
                 .await?;
                 return Err(MessageError::Retry(format!(
@@ -195,6 +210,7 @@ async fn deliver(app: &Sender<'_>, job: DeliveryJob) -> Result<Delivered, Messag
                 DeliveryStatus::Delivered,
                 None,
                 Some(format!("{devices} device(s), {retrying} retrying")),
+                false,
             )
             .await?;
             Ok(Delivered::Pushed {
@@ -209,7 +225,33 @@ async fn deliver(app: &Sender<'_>, job: DeliveryJob) -> Result<Delivered, Messag
             to,
             content,
         } => {
-            let sent = app.mailer.send(&to, &content).await;
+            if let Some(s) = app.suppressions.suppression(&to).await? {
+                let reason = format!(
+                    "{to} is suppressed since {} ({:?}{}); the user lifts it by confirming the address",
+                    s.at.to_rfc3339(),
+                    s.reason,
+                    s.detail.map(|d| format!(": {d}")).unwrap_or_default()
+                )
+                .to_lowercase();
+                tracing::info!(%reason, "email not sent");
+                record(
+                    app,
+                    &user_id,
+                    &notification_id,
+                    Channel::Email,
+                    DeliveryStatus::Suppressed,
+                    Some(reason),
+                    None,
+                    false,
+                )
+                .await?;
+                return Ok(Delivered::Suppressed);
+            }
+            let tags = MailTags {
+                user_id: user_id.to_string(),
+                notification_id: notification_id.to_string(),
+            };
+            let sent = app.mailer.send(&to, &content, &tags).await;
             outcome(app, &user_id, &notification_id, Channel::Email, sent).await
         }
         DeliveryJob::Sms {
@@ -234,10 +276,14 @@ async fn outcome(
     sent: Result<String, MailError>,
 ) -> Result<Delivered, MessageError> {
     let (status, reason, detail) = match &sent {
-        Ok(message_id) => (DeliveryStatus::Delivered, None, Some(message_id.clone())),
-        Err(MailError::Rejected(r) | MailError::Temporary(r)) => {
-            (DeliveryStatus::Failed, Some(r.clone()), None)
-        }
+        // Accepted; email's feedback (delivered, bounced) comes from SES later.
+        Ok(message_id) => (DeliveryStatus::Sent, None, Some(message_id.clone())),
+        Err(MailError::Rejected(r)) => (DeliveryStatus::Rejected, Some(r.clone()), None),
+        Err(MailError::Temporary(r)) => (
+            DeliveryStatus::Failed,
+            Some(format!("{r} (retrying)")),
+            None,
+        ),
     };
     record(
         app,
@@ -247,6 +293,7 @@ async fn outcome(
         status,
         reason,
         detail,
+        status == DeliveryStatus::Failed,
     )
     .await?;
     match sent {

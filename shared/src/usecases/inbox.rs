@@ -4,14 +4,16 @@ use chrono::{DateTime, Utc};
 
 use crate::error::StoreError;
 use crate::model::MarkRead;
-use crate::ports::{Inbox, MAX_READ_PAGE};
+use crate::ports::{Inbox, MAX_READ_PAGE, Queue};
 use crate::protocol::ServerMessage;
 use crate::usecases::fanout::Devices;
 
-/// Marks one notification read and tells every open device of the user.
+/// Marks one notification read and tells every open device of the user,
+/// and the shop (`notification.read`) when it has a webhook endpoint.
 pub async fn mark_read(
     inbox: &dyn Inbox,
     devices: Devices<'_>,
+    webhooks: Option<&dyn Queue>,
     user_id: &str,
     id: &str,
     now: DateTime<Utc>,
@@ -23,6 +25,12 @@ pub async fn mark_read(
         inbox.mark_read(user_id, id, now).await?
     };
     if let MarkRead::Marked { unread } = outcome {
+        // The user's read stands whatever the shop's queue says.
+        crate::usecases::webhooks::emit_or_log(
+            webhooks,
+            vec![crate::webhook::WebhookMessage::read(user_id, id, now)],
+        )
+        .await;
         devices
             .broadcast(
                 user_id,
@@ -100,6 +108,7 @@ pub async fn sync(
 pub async fn mark_all_read(
     inbox: &dyn Inbox,
     devices: Devices<'_>,
+    webhooks: Option<&dyn Queue>,
     user_id: &str,
     now: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
@@ -114,7 +123,14 @@ pub async fn mark_all_read(
         }
         let ids: Vec<String> = page.items.into_iter().map(|n| n.id.into()).collect();
         match inbox.mark_read_page(user_id, &ids, now).await {
-            Ok(n) => marked += n,
+            Ok(n) => {
+                marked += n;
+                let read = ids
+                    .iter()
+                    .map(|id| crate::webhook::WebhookMessage::read(user_id, id, now))
+                    .collect();
+                crate::usecases::webhooks::emit_or_log(webhooks, read).await;
+            }
             // Another device marked one of them meanwhile: list again.
             Err(StoreError::ConditionFailed) if raced < 5 => raced += 1,
             Err(e) => return Err(e),

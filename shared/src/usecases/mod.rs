@@ -4,6 +4,7 @@ pub mod admin;
 pub mod broadcast;
 pub mod catalog;
 pub mod deliver;
+pub mod feedback;
 pub mod fanout;
 pub mod inbox;
 pub mod ingest;
@@ -11,6 +12,7 @@ pub mod process;
 pub mod session;
 pub mod stats;
 pub mod templates;
+pub mod webhooks;
 
 /// Why one queue message was not processed. Either way the message is
 /// reported as a batch item failure: SQS retries it and, after

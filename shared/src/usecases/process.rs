@@ -47,6 +47,8 @@ pub struct Worker<'a> {
     /// Broadcast pages go through here.
     pub broadcasts: &'a dyn Queue,
     pub stats: &'a dyn Statistics,
+    /// Where the shop's webhooks are queued, when it has an endpoint.
+    pub webhooks: Option<&'a dyn Queue>,
     /// Broadcasts are pushed from the worker itself, not through the deliveries queue.
     pub devices: Devices<'a>,
     pub clock: &'a dyn Clock,
@@ -256,7 +258,10 @@ pub(crate) async fn process(
 
     let mut jobs = Vec::new();
     let mut channels = Vec::new();
+    let mut webhooks = Vec::new();
+    let mut queued = Vec::new();
     if let Some(n) = notification {
+        webhooks.push(crate::webhook::WebhookMessage::created(&event.user_id, &n));
         jobs.push(DeliveryJob::WebSocket {
             user_id: event.user_id.clone(),
             notification: n,
@@ -269,6 +274,7 @@ pub(crate) async fn process(
             Outside::Job(channel, job) => {
                 jobs.push(*job);
                 channels.push(channel);
+                queued.push(channel);
             }
             Outside::NoAddress(channel, missing) => {
                 app.log
@@ -279,6 +285,7 @@ pub(crate) async fn process(
                         status: DeliveryStatus::Skipped,
                         reason: Some(missing.into()),
                         detail: None,
+                        provider_message_id: None,
                         at: now,
                     })
                     .await?;
@@ -290,6 +297,26 @@ pub(crate) async fn process(
             .send(jobs.iter().map(|j| OutMessage::now(j.to_body())).collect())
             .await?;
     }
+    // Email and SMS wait on the queue for the sender; the log shows it (a
+    // job stuck there, or dead-lettered, is `queued` and nothing after).
+    // In-app goes out within milliseconds: no entry for its wait.
+    for channel in queued {
+        app.log
+            .record_delivery(&DeliveryRecord {
+                user_id: event.user_id.to_string(),
+                notification_id: claim.notification_id.to_string(),
+                channel,
+                status: DeliveryStatus::Queued,
+                reason: None,
+                detail: None,
+                provider_message_id: None,
+                at: now,
+            })
+            .await?;
+    }
+    // Before the claim is marked done: a failure here retries the event,
+    // which queues the webhook again (same id, so the shop can dedupe).
+    crate::usecases::webhooks::emit(app.webhooks, webhooks).await?;
     app.claims.mark_dispatched(&event.id).await?;
     tracing::info!(notification_id = %claim.notification_id, channels = ?channels, "notification created");
     Ok(Processed::Created {

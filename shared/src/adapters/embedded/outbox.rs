@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::kv::{ITEMS, partition, put, read, scan, write};
 use crate::error::MailError;
-use crate::ports::Mailer;
+use crate::ports::{MailTags, Mailer};
 use crate::template::RenderedEmail;
 
 const OUTBOX_PK: &str = "OUTBOX";
@@ -105,7 +105,12 @@ fn eml(m: &SentEmail) -> String {
 
 #[async_trait]
 impl Mailer for OutboxMailer {
-    async fn send(&self, to: &str, email: &RenderedEmail) -> Result<String, MailError> {
+    async fn send(
+        &self,
+        to: &str,
+        email: &RenderedEmail,
+        _tags: &MailTags,
+    ) -> Result<String, MailError> {
         let message_id = crate::ids::new_id();
         let file = self.dir.join(format!("{message_id}.eml"));
         let sent = SentEmail {

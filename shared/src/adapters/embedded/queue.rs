@@ -310,6 +310,18 @@ impl EmbeddedQueue {
 
 #[async_trait]
 impl Queue for EmbeddedQueue {
+    /// The receipt handle is the message id (see the local consumer).
+    async fn retry_after(&self, receipt_handle: &str, delay: Duration) -> Result<(), QueueError> {
+        let mut p = self.pending.lock().expect("queue index");
+        let m = p
+            .get_mut(receipt_handle)
+            .ok_or_else(|| QueueError(format!("no message in flight with handle {receipt_handle}")))?;
+        m.visible_at_ms = now_ms() + delay.as_millis() as i64;
+        drop(p);
+        self.wake.notify_one();
+        Ok(())
+    }
+
     /// Durable before it returns: an event answered 202 survives a crash.
     async fn send(&self, messages: Vec<OutMessage>) -> Result<(), QueueError> {
         if messages.is_empty() {
@@ -342,6 +354,21 @@ pub struct EmbeddedDeadLetters {
     pub events: EmbeddedQueue,
     pub broadcast: EmbeddedQueue,
     pub deliveries: EmbeddedQueue,
+    pub feedback: EmbeddedQueue,
+    pub webhooks: EmbeddedQueue,
+}
+
+impl EmbeddedDeadLetters {
+    fn queue(&self, queue: crate::ports::QueueName) -> &EmbeddedQueue {
+        use crate::ports::QueueName;
+        match queue {
+            QueueName::Events => &self.events,
+            QueueName::Broadcast => &self.broadcast,
+            QueueName::Deliveries => &self.deliveries,
+            QueueName::Feedback => &self.feedback,
+            QueueName::Webhooks => &self.webhooks,
+        }
+    }
 }
 
 #[async_trait]
@@ -351,11 +378,7 @@ impl crate::ports::DeadLetters for EmbeddedDeadLetters {
         queue: crate::ports::QueueName,
         limit: usize,
     ) -> Result<(usize, Vec<crate::ports::DeadLetter>), QueueError> {
-        let q = match queue {
-            crate::ports::QueueName::Events => &self.events,
-            crate::ports::QueueName::Broadcast => &self.broadcast,
-            crate::ports::QueueName::Deliveries => &self.deliveries,
-        };
+        let q = self.queue(queue);
         let all = q.dead_letters().await?;
         let letters = all
             .iter()
@@ -374,11 +397,7 @@ impl crate::ports::DeadLetters for EmbeddedDeadLetters {
         &self,
         queue: crate::ports::QueueName,
     ) -> Result<crate::ports::Redrive, QueueError> {
-        let q = match queue {
-            crate::ports::QueueName::Events => &self.events,
-            crate::ports::QueueName::Broadcast => &self.broadcast,
-            crate::ports::QueueName::Deliveries => &self.deliveries,
-        };
+        let q = self.queue(queue);
         Ok(crate::ports::Redrive {
             moved: Some(q.redrive().await?),
             task: None,

@@ -21,12 +21,12 @@ use crate::adapters::keys::*;
 use crate::error::StoreError;
 use crate::event::EventType;
 use crate::model::{
-    CLAIM_RETENTION, Channel, Connection, Counts, DeliveryRecord, EventClaim, MarkRead,
-    Notification, Page, Retention,
+    CLAIM_RETENTION, Channel, Connection, Counts, DeliveryRecord, DeliveryStatus, EventClaim,
+    MarkRead, Notification, Page, Retention, Suppression,
 };
 use crate::ports::{
     Claims, Connections, Deliveries, Directory, Inbox, NewNotification, PreferenceStore, Recorded,
-    Statistics, StatsHour, TemplateStore, check_read_page,
+    Statistics, StatsHour, Suppressions, TemplateStore, check_read_page, sort_deliveries,
 };
 use crate::preferences::Preferences;
 use crate::template::TemplateOverride;
@@ -119,7 +119,7 @@ impl EmbeddedStore {
                     serde_json::from_slice::<Notification>(v.value()).is_ok_and(|n| n.expired(now))
                 } else if sk.starts_with(DELIVERY_PREFIX) {
                     serde_json::from_slice::<DeliveryRecord>(v.value())
-                        .is_ok_and(|d| retention.delivery_expiry(d.at) <= now)
+                        .is_ok_and(|d| retention.delivery_expiry(&d.notification_id, d.at) <= now)
                 } else if sk == CLAIM_SK {
                     serde_json::from_slice::<EventClaim>(v.value())
                         .is_ok_and(|c| c.claimed_at + CLAIM_RETENTION <= now)
@@ -502,16 +502,24 @@ impl Inbox for EmbeddedStore {
     async fn delete_notification(&self, user_id: &str, id: &str) -> Result<bool, StoreError> {
         let (user, id) = (user_id.to_owned(), id.to_owned());
         let pk = user_pk(&user);
-        let mut keys = vec![key(&pk, &notif_sk(&id)), unread_key(&user)];
-        keys.extend(Channel::ALL.map(|ch| key(&pk, &delivery_sk(&id, ch))));
+        let keys = vec![key(&pk, &notif_sk(&id)), unread_key(&user)];
         self.transact(keys, true, move |t| {
             let pk = user_pk(&user);
             let Some(n) = get::<Notification>(t, &key(&pk, &notif_sk(&id)))? else {
                 return Ok(false);
             };
             remove(t, &key(&pk, &notif_sk(&id)))?;
-            for ch in Channel::ALL {
-                remove(t, &key(&pk, &delivery_sk(&id, ch)))?;
+            let (lo, hi) = delivery_range(&id);
+            let log = scan::<serde_json::Value>(
+                t,
+                &key(&pk, &lo),
+                &key(&pk, &hi),
+                false,
+                |_, _| true,
+                usize::MAX,
+            )?;
+            for (k, _) in log {
+                remove(t, &k)?;
             }
             if !n.read {
                 add(t, &unread_key(&user), -1)?;
@@ -588,29 +596,67 @@ impl Deliveries for EmbeddedStore {
     async fn record_delivery(&self, rec: &DeliveryRecord) -> Result<(), StoreError> {
         let rec = rec.clone();
         let (at, counter) = (rec.at, delivery_counter(rec.channel, rec.status.as_str()));
+        let counted = rec.status != DeliveryStatus::Queued;
         write(&self.db, ITEMS, false, move |t| {
             put(
                 t,
                 &key(
                     &user_pk(&rec.user_id),
-                    &delivery_sk(&rec.notification_id, rec.channel),
+                    &delivery_sk(&rec.notification_id, rec.channel, &rec.entry_key()),
                 ),
                 &rec,
             )
         })
         .await?;
-        self.stats.count(at, &counter, 1);
+        if counted {
+            self.stats.count(at, &counter, 1);
+        }
         Ok(())
     }
 
-    async fn delivery(
+    async fn deliveries(
         &self,
         user_id: &str,
         notification_id: &str,
-        channel: Channel,
-    ) -> Result<Option<DeliveryRecord>, StoreError> {
-        let k = key(&user_pk(user_id), &delivery_sk(notification_id, channel));
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        let pk = user_pk(user_id);
+        let (lo, hi) = delivery_range(notification_id);
+        let (lo, hi) = (key(&pk, &lo), key(&pk, &hi));
+        let mut log: Vec<DeliveryRecord> = read(&self.db, ITEMS, move |t| {
+            scan(t, &lo, &hi, false, |_, _| true, usize::MAX)
+        })
+        .await?
+        .into_iter()
+        .map(|(_, d)| d)
+        .collect();
+        sort_deliveries(&mut log);
+        Ok(log)
+    }
+}
+
+#[async_trait]
+impl Suppressions for EmbeddedStore {
+    async fn suppression(&self, address: &str) -> Result<Option<Suppression>, StoreError> {
+        let k = key(&suppression_pk(address), SUPPRESSION_SK);
         read(&self.db, ITEMS, move |t| get(t, &k)).await
+    }
+
+    async fn suppress(&self, suppression: &Suppression) -> Result<(), StoreError> {
+        let s = suppression.clone();
+        write(&self.db, ITEMS, true, move |t| {
+            put(t, &key(&suppression_pk(&s.address), SUPPRESSION_SK), &s)
+        })
+        .await
+    }
+
+    async fn lift_suppression(&self, address: &str) -> Result<bool, StoreError> {
+        let k = key(&suppression_pk(address), SUPPRESSION_SK);
+        write(&self.db, ITEMS, true, move |t| {
+            let was = get::<Suppression>(t, &k)?.is_some();
+            remove(t, &k)?;
+            Ok(was)
+        })
+        .await
     }
 }
 

@@ -1,0 +1,19 @@
+//! Lambda on the feedback queue: SES's email events (delivered, bounced,
+//! complained, rejected, delayed) into the notifications' delivery logs.
+
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use shared::adapters::aws;
+use shared::aws_lambda_events::sqs::SqsEvent;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let app = aws::start(aws::Uses {
+        webhooks: true,
+        ..aws::Uses::default()
+    })
+    .await?;
+    run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        Ok::<_, Error>(shared::handlers::feedback::handle(app, event.payload).await)
+    }))
+    .await
+}
