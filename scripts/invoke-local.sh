@@ -51,14 +51,19 @@ ddb.create_table(TableName="notify-local", BillingMode="PAY_PER_REQUEST",
     KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}])
 ev = sqs.create_queue(QueueName="notify-events")["QueueUrl"]
 dl = sqs.create_queue(QueueName="notify-deliveries")["QueueUrl"]
+wh = sqs.create_queue(QueueName="notify-webhooks")["QueueUrl"]
 ses.create_email_identity(EmailIdentity="notify@example.com")
-print(f"export EVENTS_QUEUE_URL={ev} DELIVERIES_QUEUE_URL={dl}")
+print(f"export EVENTS_QUEUE_URL={ev} DELIVERIES_QUEUE_URL={dl} WEBHOOK_QUEUE_URL={wh}")
 PY
 )"
 export TABLE_NAME=notify-local WS_ENDPOINT="http://127.0.0.1:$mgmt_port/prod" EMAIL_FROM=notify@example.com \
   EVENTS_API_KEY=local-dev-key JWT_SECRET=local-dev-secret-not-for-production RUST_LOG=warn
+# Webhooks go to the same stand-in (it answers 200 to every POST); http to
+# loopback is allowed only with ALLOW_LOOPBACK_HTTP_LINKS, as locally.
+export WEBHOOK_URL="http://127.0.0.1:$mgmt_port/hooks" ALLOW_LOOPBACK_HTTP_LINKS=1 \
+  WEBHOOK_SECRET="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwVGhpcyBpcyBhIHRlc3Q=" SES_CONFIGURATION_SET=notify-notifications
 
-cargo build --quiet --bins -p ws-connect -p ws-disconnect -p ws-message -p order-events -p worker -p sender -p api
+cargo build --quiet --bins -p ws-connect -p ws-disconnect -p ws-message -p order-events -p worker -p sender -p api -p feedback -p webhooks
 cargo lambda watch --invoke-port "$invoke_port" >"$work/watch.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 300); do (echo >/dev/tcp/127.0.0.1/"$invoke_port") 2>/dev/null && break; sleep 0.1; done
@@ -95,12 +100,26 @@ check api api-put-preferences.json 'r["statusCode"] == 200 and json.loads(r["bod
 check api api-get-preferences.json 'r["statusCode"] == 200 and json.loads(r["body"])["email"] == "alice@example.com"'
 check api api-no-token.json 'r["statusCode"] == 401'
 check ws-disconnect ws-disconnect.json 'r["statusCode"] == 200'
+# SES's events: a tagged hard bounce is recorded, mail that is not ours is
+# acknowledged, a body that is no SES event fails alone (to the DLQ).
+check feedback feedback-batch.json '[f["itemIdentifier"] for f in r["batchItemFailures"]] == ["5c1f0e2a-0000-4000-8000-000000000002"]'
+# A webhook is signed and posted (the stand-in answers 200); a message that
+# is no webhook fails alone.
+check webhooks webhooks-batch.json '[f["itemIdentifier"] for f in r["batchItemFailures"]] == ["5c1f0e2a-0000-4000-8000-000000000001"]'
 
 # The pushes reached the management API stand-in: ws-message answered the
 # client, the sender pushed to alice's connection.
 pushes=$(grep -c '@connections' "$work/mgmt.log" || true)
 if [ "$pushes" -ge 5 ]; then echo "ok   $pushes pushes reached the management API"; else echo "FAIL only $pushes pushes reached the management API"; failures=$((failures + 1)); fi
+hooks=$(grep -c '^/hooks' "$work/mgmt.log" || true)
+if [ "$hooks" -ge 1 ]; then echo "ok   $hooks webhook(s) reached the endpoint"; else echo "FAIL no webhook reached the endpoint"; failures=$((failures + 1)); fi
+# The bounce suppressed the address: the feedback function wrote it to DynamoDB.
+if .venv/bin/python -c 'import boto3,sys; sys.exit(0 if "Item" in boto3.client("dynamodb").get_item(TableName="notify-local", Key={"PK":{"S":"SUPPRESSED#bounce@simulator.amazonses.com"},"SK":{"S":"SUPPRESSION"}}) else 1)'; then
+  echo "ok   the hard bounce suppressed its address"
+else
+  echo "FAIL the hard bounce did not suppress its address"; failures=$((failures + 1))
+fi
 
-total=20
+total=25
 echo "$((total - failures)) passed, $failures failed"
 [ "$failures" -eq 0 ]

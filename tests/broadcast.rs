@@ -122,7 +122,10 @@ async fn a_broadcast_reaches_every_device_once_also_when_its_pages_come_again() 
         .iter()
         .map(|q| q["queue"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["events", "broadcast", "deliveries"]);
+    assert_eq!(
+        names,
+        ["events", "broadcast", "deliveries", "feedback", "webhooks"]
+    );
     drop(devices);
     stack.stop().await;
 }

@@ -90,6 +90,19 @@ fn every_sample_parses_into_its_function_event() {
                     BusinessEvent::parse(body.as_bytes()).unwrap_or_else(|e| panic!("{name}: {e}"));
                 }
             }
+        } else if name.starts_with("feedback") || name.starts_with("webhooks") {
+            let e: SqsEvent = serde_json::from_str(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            for r in &e.records {
+                let body = r.body.as_deref().unwrap();
+                // The sample's last record is the bad one.
+                let last = r.message_id == e.records.last().unwrap().message_id;
+                let ok = if name.starts_with("feedback") {
+                    serde_json::from_str::<shared::ses_events::SesEvent>(body).is_ok()
+                } else {
+                    serde_json::from_str::<shared::webhook::WebhookMessage>(body).is_ok()
+                };
+                assert_eq!(ok, !last, "{name}: {body}");
+            }
         } else {
             panic!("{name}: which function is this sample for? name it after it");
         }
@@ -121,6 +134,8 @@ fn every_function_has_samples() {
         "worker",
         "sender",
         "api-",
+        "feedback",
+        "webhooks",
     ] {
         assert!(
             names.iter().any(|n| n.starts_with(prefix)),

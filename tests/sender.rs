@@ -220,7 +220,7 @@ async fn a_rejected_email_is_recorded_and_not_retried() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(rec.status, DeliveryStatus::Failed);
+    assert_eq!(rec.status, DeliveryStatus::Rejected);
     assert!(rec.reason.is_some());
 }
 

@@ -63,7 +63,7 @@ async fn an_opted_in_user_gets_an_sms_through_sns() {
             .unwrap()
             .unwrap()
             .status,
-        DeliveryStatus::Delivered
+        DeliveryStatus::Sent
     );
     // Orders are not opted in: no SMS for them. (Counted for this number
     // only: other tests share the moto server.)

@@ -54,8 +54,16 @@ async fn counters_are_kept_per_hour_as_things_happen() {
         .await
         .unwrap();
     assert_eq!(counts[0].created.get("order.created"), Some(&2));
-    assert_eq!(counts[0].deliveries["email"].get("failed"), Some(&1));
-    assert_eq!(counts[0].deliveries["email"].get("delivered"), Some(&1));
+    let email = &counts[0].deliveries["email"];
+    assert_eq!(email.get("failed"), Some(&1));
+    assert_eq!(
+        email.get("sent"),
+        Some(&1),
+        "the provider's sent twice is one"
+    );
+    assert_eq!(email.get("bounced"), Some(&1));
+    assert_eq!(email.get("queued"), None, "a wait is not an outcome");
+    assert_eq!(counts[0].deliveries["in_app"].get("delivered"), Some(&1));
 }
 
 #[tokio::test]

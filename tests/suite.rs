@@ -10,6 +10,8 @@ mod api;
 mod broadcast;
 #[path = "../local/tests/crash.rs"]
 mod crash;
+mod feedback;
+mod feedback_aws;
 mod local_aws;
 mod local_stack;
 mod openapi;

@@ -54,7 +54,7 @@ async fn an_event_is_stored_pushed_and_mailed_once() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(d.status, DeliveryStatus::Delivered);
+    assert_eq!(d.status, DeliveryStatus::Sent);
     assert_eq!(p.store.unread_count("auth0|ann").await.unwrap(), 1);
 }
 

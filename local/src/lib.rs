@@ -370,11 +370,12 @@ pub async fn start(mut opts: Options) -> Result<Running, StartError> {
             }
         };
     // SES's mailbox simulator: every email's feedback, a moment later.
-    let mailer: Arc<dyn Mailer> = Arc::new(shared::adapters::mailbox_simulator::MailboxSimulator::new(
-        mailer,
-        Arc::new(feedback.clone()),
-        opts.config.email_from.as_deref().unwrap_or(DEV_EMAIL_FROM),
-    ));
+    let mailer: Arc<dyn Mailer> =
+        Arc::new(shared::adapters::mailbox_simulator::MailboxSimulator::new(
+            mailer,
+            Arc::new(feedback.clone()),
+            opts.config.email_from.as_deref().unwrap_or(DEV_EMAIL_FROM),
+        ));
     let pusher = Arc::new(ApiGatewayPusher::new(
         &local_sdk,
         opts.config.ws_endpoint.as_deref(),
@@ -393,16 +394,16 @@ pub async fn start(mut opts: Options) -> Result<Running, StartError> {
         webhooks: webhooks.clone(),
     });
     let mut app = App::new(
-            opts.config.clone(),
-            store,
-            Arc::new(events.clone()),
-            Arc::new(deliveries.clone()),
-            pusher,
-            mailer,
-        )
-        .with_sms(Arc::new(sms_outbox.clone()))
-        .with_dead_letters(dead_letters)
-        .with_broadcasts(Arc::new(broadcasts.clone()));
+        opts.config.clone(),
+        store,
+        Arc::new(events.clone()),
+        Arc::new(deliveries.clone()),
+        pusher,
+        mailer,
+    )
+    .with_sms(Arc::new(sms_outbox.clone()))
+    .with_dead_letters(dead_letters)
+    .with_broadcasts(Arc::new(broadcasts.clone()));
     if let Some(url) = &opts.config.webhook_url {
         let url = shared::webhook::check_url(url, true).map_err(StartError::Config)?;
         let endpoint = shared::adapters::webhook_http::HttpWebhookEndpoint::new(url)

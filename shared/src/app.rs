@@ -81,9 +81,11 @@ impl App {
         mut self,
         endpoint: Arc<dyn WebhookEndpoint>,
     ) -> Result<Self, crate::config::ConfigError> {
-        let secret = self.config.webhook_secret.as_deref().ok_or_else(|| {
-            crate::config::ConfigError("WEBHOOK_SECRET is not set".into())
-        })?;
+        let secret = self
+            .config
+            .webhook_secret
+            .as_deref()
+            .ok_or_else(|| crate::config::ConfigError("WEBHOOK_SECRET is not set".into()))?;
         self.webhook_secret =
             Some(crate::webhook::WebhookSecret::parse(secret).map_err(crate::config::ConfigError)?);
         self.webhook_endpoint = Some(endpoint);

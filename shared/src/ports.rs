@@ -132,8 +132,9 @@ pub trait TemplateStore: Send + Sync {
 /// per notification and channel, kept as long as the notification.
 #[async_trait]
 pub trait Deliveries: Send + Sync {
-    /// Adds one entry (the same entry twice is kept once: see
-    /// [`DeliveryRecord::entry_key`]) and counts it in the statistics.
+    /// Adds one entry and counts it in the statistics; the same entry twice
+    /// (see [`DeliveryRecord::entry_key`]) is kept and counted once, the
+    /// first time.
     async fn record_delivery(&self, rec: &DeliveryRecord) -> Result<(), StoreError>;
     /// The whole log of one notification of one user, oldest first.
     async fn deliveries(
@@ -152,8 +153,7 @@ pub trait Deliveries: Send + Sync {
             .deliveries(user_id, notification_id)
             .await?
             .into_iter()
-            .filter(|d| d.channel == channel)
-            .next_back())
+            .rfind(|d| d.channel == channel))
     }
 }
 

@@ -74,8 +74,8 @@ impl Preferences {
         if let Some(o) = doc.as_object_mut() {
             o.remove(SUPPRESSED_KEY);
         }
-        let prefs: Self = serde_json::from_value(doc)
-            .map_err(|e| ValidationError::new("body", e.to_string()))?;
+        let prefs: Self =
+            serde_json::from_value(doc).map_err(|e| ValidationError::new("body", e.to_string()))?;
         if let Some(email) = &prefs.email {
             check_email("email", email)?;
         }

@@ -211,10 +211,7 @@ pub fn simulate(
         tags: tags_of(tags)
             .into_iter()
             .map(|(k, v)| (k, vec![v]))
-            .chain([(
-                "ses:configuration-set".to_owned(),
-                vec!["local".to_owned()],
-            )])
+            .chain([("ses:configuration-set".to_owned(), vec!["local".to_owned()])])
             .collect(),
     };
     let (local, domain) = to.rsplit_once('@').unwrap_or((to, ""));
@@ -297,7 +294,10 @@ mod tests {
         let e: SesEvent = serde_json::from_str(sample).unwrap();
         let b = e.bounce.as_ref().unwrap();
         assert!(b.is_hard() && !b.is_suppression());
-        assert_eq!(b.bounced_recipients[0].email_address, "recipient@example.com");
+        assert_eq!(
+            b.bounced_recipients[0].email_address,
+            "recipient@example.com"
+        );
         assert_eq!(e.tags(), Some(tags()));
     }
 
@@ -311,7 +311,11 @@ mod tests {
         assert!(t.len() > 2);
         for (name, value) in &t {
             assert!(value.len() <= 256 && !value.is_empty(), "{name}");
-            assert!(value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'));
+            assert!(
+                value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            );
         }
         let e = simulate("a@b.co", "f@b.co", "m", &long, Utc::now()).remove(0);
         assert_eq!(e.tags(), Some(long));
@@ -326,8 +330,14 @@ mod tests {
                 .map(|e| e.event_type)
                 .collect()
         };
-        assert_eq!(kinds("success@simulator.amazonses.com"), ["Send", "Delivery"]);
-        assert_eq!(kinds("bounce+x@simulator.amazonses.com"), ["Send", "Bounce"]);
+        assert_eq!(
+            kinds("success@simulator.amazonses.com"),
+            ["Send", "Delivery"]
+        );
+        assert_eq!(
+            kinds("bounce+x@simulator.amazonses.com"),
+            ["Send", "Bounce"]
+        );
         assert_eq!(
             kinds("complaint@simulator.amazonses.com"),
             ["Send", "Delivery", "Complaint"]

@@ -250,11 +250,21 @@ mod tests {
         let body: Value = serde_json::from_str(&a.body()).unwrap();
         assert_eq!(body["type"], "email.bounced");
         assert_eq!(body["data"]["status"], "bounced");
-        for s in [DeliveryStatus::Queued, DeliveryStatus::Sent, DeliveryStatus::Skipped] {
-            let r = DeliveryRecord { status: s, ..rec.clone() };
+        for s in [
+            DeliveryStatus::Queued,
+            DeliveryStatus::Sent,
+            DeliveryStatus::Skipped,
+        ] {
+            let r = DeliveryRecord {
+                status: s,
+                ..rec.clone()
+            };
             assert!(WebhookMessage::delivery(&r, false).is_none(), "{s:?}");
         }
-        let failed = DeliveryRecord { status: DeliveryStatus::Failed, ..rec };
+        let failed = DeliveryRecord {
+            status: DeliveryStatus::Failed,
+            ..rec
+        };
         assert!(WebhookMessage::delivery(&failed, false).is_none());
         assert_eq!(
             WebhookMessage::delivery(&failed, true).unwrap().kind,

@@ -341,8 +341,20 @@ pub async fn deliveries(store: &dyn Store) {
         None
     );
     // Another user's log of the same notification id (a broadcast's) is theirs.
-    assert!(store.deliveries("hal", "01JNOTIF").await.unwrap().is_empty());
-    assert!(store.deliveries("gus", "01JOTHER").await.unwrap().is_empty());
+    assert!(
+        store
+            .deliveries("hal", "01JNOTIF")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .deliveries("gus", "01JOTHER")
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// Suppressed addresses: found whatever their case, lifted once.

@@ -54,7 +54,7 @@ pub fn sdk_config(endpoint: &str) -> SdkConfig {
         .build()
 }
 
-fn unique(prefix: &str) -> String {
+pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", ulid::Ulid::new().to_string().to_lowercase())
 }
 
@@ -103,7 +103,7 @@ impl Default for QueueSettings {
     }
 }
 
-async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str, qs: QueueSettings) -> Queue {
+pub async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str, qs: QueueSettings) -> Queue {
     let dlq_url = sqs
         .create_queue()
         .queue_name(format!("{name}-dlq"))

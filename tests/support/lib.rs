@@ -3,6 +3,7 @@
 pub mod client;
 pub mod contract;
 pub mod env;
+pub mod hooks;
 pub mod logs;
 pub mod mgmt;
 pub mod moto;

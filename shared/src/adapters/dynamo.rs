@@ -828,13 +828,22 @@ impl Deliveries for DynamoStore {
                 .delivery_expiry(&rec.notification_id, rec.at)
                 .timestamp()),
         );
-        self.client
+        // The same fact twice (SES's Send event after the sender's `sent`,
+        // a redelivered message) is kept, and counted, once.
+        match self
+            .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
             .send()
             .await
-            .map_err(backend)?;
+            .map_err(backend)
+        {
+            Ok(_) => {}
+            Err(StoreError::ConditionFailed) => return Ok(()),
+            Err(e) => return Err(e),
+        }
         if rec.status != DeliveryStatus::Queued {
             self.stats.count(
                 rec.at,

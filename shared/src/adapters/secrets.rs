@@ -32,7 +32,9 @@ pub async fn resolve(mut config: Config, sdk: &SdkConfig) -> Result<Config, Conf
     ]
     .into_iter()
     .enumerate()
-    .filter_map(|(i, (unset, arn, name))| unset.then(|| arn.clone()).flatten().map(|a| (i, a, name)))
+    .filter_map(|(i, (unset, arn, name))| {
+        unset.then(|| arn.clone()).flatten().map(|a| (i, a, name))
+    })
     .collect();
     if wanted.is_empty() {
         return Ok(config);
@@ -59,12 +61,9 @@ pub async fn resolve(mut config: Config, sdk: &SdkConfig) -> Result<Config, Conf
         }
     };
     // All at once: cold start waits for one round trip, not one per secret.
-    let values = futures::future::join_all(
-        wanted
-            .iter()
-            .map(|(_, arn, name)| read(arn.clone(), name)),
-    )
-    .await;
+    let values =
+        futures::future::join_all(wanted.iter().map(|(_, arn, name)| read(arn.clone(), name)))
+            .await;
     for ((i, _, _), value) in wanted.into_iter().zip(values) {
         let value = Some(value?);
         match i {

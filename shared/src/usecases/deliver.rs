@@ -5,7 +5,9 @@ use tracing::Instrument;
 use crate::error::MailError;
 use crate::jobs::DeliveryJob;
 use crate::model::{Channel, DeliveryRecord, DeliveryStatus};
-use crate::ports::{Clock, Deliveries, MailTags, Mailer, OutMessage, Queue, SmsSender, Suppressions};
+use crate::ports::{
+    Clock, Deliveries, MailTags, Mailer, OutMessage, Queue, SmsSender, Suppressions,
+};
 use crate::protocol::ServerMessage;
 use crate::usecases::MessageError;
 use crate::usecases::fanout::Devices;
@@ -79,9 +81,7 @@ pub async fn deliver_job(app: &Sender<'_>, body: &str) -> Result<Delivered, Mess
 /// `detail` is the devices' count (in-app) or the provider's message id.
 async fn record(
     app: &Sender<'_>,
-    user_id: &str,
-    notification_id: &str,
-    channel: Channel,
+    (user_id, notification_id, channel): (&str, &str, Channel),
     status: DeliveryStatus,
     reason: Option<String>,
     detail: Option<String>,
@@ -119,9 +119,7 @@ async fn deliver(app: &Sender<'_>, job: DeliveryJob) -> Result<Delivered, Messag
             if connections.is_empty() {
                 record(
                     app,
-                    &user_id,
-                    &notification.id,
-                    Channel::InApp,
+                    (&user_id, &notification.id, Channel::InApp),
                     DeliveryStatus::Skipped,
                     Some("no open connection".into()),
                     None,
@@ -149,9 +147,7 @@ async fn deliver(app: &Sender<'_>, job: DeliveryJob) -> Result<Delivered, Messag
                 };
                 record(
                     app,
-                    &user_id,
-                    &notification.id,
-                    Channel::InApp,
+                    (&user_id, &notification.id, Channel::InApp),
                     status,
                     reason,
                     Some(format!("{devices} device(s)")),
@@ -174,9 +170,7 @@ async fn deliver(app: &Sender<'_>, job: DeliveryJob) -> Result<Delivered, Messag
                 // Nobody got it: the whole job is retried by SQS, no duplicate possible.
                 record(
                     app,
-                    &user_id,
-                    &notification.id,
-                    Channel::InApp,
+                    (&user_id, &notification.id, Channel::InApp),
                     DeliveryStatus::Failed,
                     Some(reason.clone()),
                     None,
@@ -204,9 +198,7 @@ async fn deliver(app: &Sender<'_>, job: DeliveryJob) -> Result<Delivered, Messag
             tracing::warn!(%reason, retrying, "some pushes failed; re-queued for those connections");
             record(
                 app,
-                &user_id,
-                &notification.id,
-                Channel::InApp,
+                (&user_id, &notification.id, Channel::InApp),
                 DeliveryStatus::Delivered,
                 None,
                 Some(format!("{devices} device(s), {retrying} retrying")),
@@ -236,9 +228,7 @@ async fn deliver(app: &Sender<'_>, job: DeliveryJob) -> Result<Delivered, Messag
                 tracing::info!(%reason, "email not sent");
                 record(
                     app,
-                    &user_id,
-                    &notification_id,
-                    Channel::Email,
+                    (&user_id, &notification_id, Channel::Email),
                     DeliveryStatus::Suppressed,
                     Some(reason),
                     None,
@@ -287,9 +277,7 @@ async fn outcome(
     };
     record(
         app,
-        user_id,
-        notification_id,
-        channel,
+        (user_id, notification_id, channel),
         status,
         reason,
         detail,

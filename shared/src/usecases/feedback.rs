@@ -27,16 +27,31 @@ pub enum Recorded {
     Ignored(String),
 }
 
+/// What one SES event means: a log entry's status, time and reason, and
+/// whether it suppresses the address.
+type Meaning = (
+    DeliveryStatus,
+    chrono::DateTime<chrono::Utc>,
+    Option<String>,
+    Option<SuppressionReason>,
+);
+
 /// The log entry (and suppression) one SES event stands for.
-fn interpret(e: &SesEvent) -> Option<(DeliveryStatus, chrono::DateTime<chrono::Utc>, Option<String>, Option<SuppressionReason>)> {
+fn interpret(e: &SesEvent) -> Option<Meaning> {
     let first = |r: &[crate::ses_events::Recipient]| {
-        r.first().and_then(|r| r.diagnostic_code.clone().or(r.status.clone()))
+        r.first()
+            .and_then(|r| r.diagnostic_code.clone().or(r.status.clone()))
     };
     match e.event_type.as_str() {
         "Send" => Some((DeliveryStatus::Sent, e.mail.timestamp, None, None)),
         "Delivery" => {
             let d = e.delivery.as_ref()?;
-            Some((DeliveryStatus::Delivered, d.timestamp, d.smtp_response.clone(), None))
+            Some((
+                DeliveryStatus::Delivered,
+                d.timestamp,
+                d.smtp_response.clone(),
+                None,
+            ))
         }
         "Bounce" => {
             let b = e.bounce.as_ref()?;
@@ -45,9 +60,19 @@ fn interpret(e: &SesEvent) -> Option<(DeliveryStatus, chrono::DateTime<chrono::U
                 reason = format!("{reason}: {d}");
             }
             if b.is_suppression() {
-                Some((DeliveryStatus::Suppressed, b.timestamp, Some(reason), Some(SuppressionReason::Bounce)))
+                Some((
+                    DeliveryStatus::Suppressed,
+                    b.timestamp,
+                    Some(reason),
+                    Some(SuppressionReason::Bounce),
+                ))
             } else if b.is_hard() {
-                Some((DeliveryStatus::Bounced, b.timestamp, Some(reason), Some(SuppressionReason::Bounce)))
+                Some((
+                    DeliveryStatus::Bounced,
+                    b.timestamp,
+                    Some(reason),
+                    Some(SuppressionReason::Bounce),
+                ))
             } else {
                 // Soft bounces (mailbox full, too large): recorded, not suppressed.
                 Some((DeliveryStatus::Bounced, b.timestamp, Some(reason), None))
@@ -59,11 +84,21 @@ fn interpret(e: &SesEvent) -> Option<(DeliveryStatus, chrono::DateTime<chrono::U
                 .complaint_feedback_type
                 .clone()
                 .map(|t| format!("complaint: {t}"));
-            Some((DeliveryStatus::Complained, c.timestamp, reason, Some(SuppressionReason::Complaint)))
+            Some((
+                DeliveryStatus::Complained,
+                c.timestamp,
+                reason,
+                Some(SuppressionReason::Complaint),
+            ))
         }
         "Reject" => {
             let r = e.reject.as_ref()?;
-            Some((DeliveryStatus::Rejected, e.mail.timestamp, Some(r.reason.clone()), None))
+            Some((
+                DeliveryStatus::Rejected,
+                e.mail.timestamp,
+                Some(r.reason.clone()),
+                None,
+            ))
         }
         "DeliveryDelay" => {
             let d = e.delivery_delay.as_ref()?;
@@ -85,18 +120,33 @@ pub async fn record_feedback(app: &Feedback<'_>, body: &str) -> Result<Recorded,
         return Ok(Recorded::Ignored("no notification tags".into()));
     };
     let Some((status, at, reason, suppress)) = interpret(&event) else {
-        return Ok(Recorded::Ignored(format!("event type {}", event.event_type)));
+        return Ok(Recorded::Ignored(format!(
+            "event type {}",
+            event.event_type
+        )));
     };
     let span = tracing::info_span!("feedback", event_type = %event.event_type, user_id = %tags.user_id, notification_id = %tags.notification_id);
     let _enter = span.enter();
     let mut suppressed = false;
     if let Some(why) = suppress {
         let addresses: Vec<String> = match (&event.bounce, &event.complaint) {
-            (Some(b), _) => b.bounced_recipients.iter().map(|r| r.email_address.clone()).collect(),
-            (_, Some(c)) => c.complained_recipients.iter().map(|r| r.email_address.clone()).collect(),
+            (Some(b), _) => b
+                .bounced_recipients
+                .iter()
+                .map(|r| r.email_address.clone())
+                .collect(),
+            (_, Some(c)) => c
+                .complained_recipients
+                .iter()
+                .map(|r| r.email_address.clone())
+                .collect(),
             _ => Vec::new(),
         };
-        let addresses = if addresses.is_empty() { event.mail.destination.clone() } else { addresses };
+        let addresses = if addresses.is_empty() {
+            event.mail.destination.clone()
+        } else {
+            addresses
+        };
         for address in addresses {
             app.suppressions
                 .suppress(&Suppression {

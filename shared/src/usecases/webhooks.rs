@@ -37,7 +37,9 @@ pub async fn record_and_emit(
     log.record_delivery(rec).await?;
     emit(
         webhooks,
-        WebhookMessage::delivery(rec, final_failure).into_iter().collect(),
+        WebhookMessage::delivery(rec, final_failure)
+            .into_iter()
+            .collect(),
     )
     .await?;
     Ok(())
@@ -94,7 +96,11 @@ pub async fn deliver(
     let next = app.schedule.get(attempt - 1).copied();
     match (next, receipt_handle) {
         (Some(secs), Some(handle)) => {
-            if let Err(e) = app.queue.retry_after(handle, Duration::from_secs(secs)).await {
+            if let Err(e) = app
+                .queue
+                .retry_after(handle, Duration::from_secs(secs))
+                .await
+            {
                 // The queue's own visibility timeout applies instead.
                 tracing::warn!(error = %e, "could not set the webhook's next attempt");
             }

@@ -313,9 +313,9 @@ impl Queue for EmbeddedQueue {
     /// The receipt handle is the message id (see the local consumer).
     async fn retry_after(&self, receipt_handle: &str, delay: Duration) -> Result<(), QueueError> {
         let mut p = self.pending.lock().expect("queue index");
-        let m = p
-            .get_mut(receipt_handle)
-            .ok_or_else(|| QueueError(format!("no message in flight with handle {receipt_handle}")))?;
+        let m = p.get_mut(receipt_handle).ok_or_else(|| {
+            QueueError(format!("no message in flight with handle {receipt_handle}"))
+        })?;
         m.visible_at_ms = now_ms() + delay.as_millis() as i64;
         drop(p);
         self.wake.notify_one();

@@ -597,18 +597,20 @@ impl Deliveries for EmbeddedStore {
         let rec = rec.clone();
         let (at, counter) = (rec.at, delivery_counter(rec.channel, rec.status.as_str()));
         let counted = rec.status != DeliveryStatus::Queued;
-        write(&self.db, ITEMS, false, move |t| {
-            put(
-                t,
-                &key(
-                    &user_pk(&rec.user_id),
-                    &delivery_sk(&rec.notification_id, rec.channel, &rec.entry_key()),
-                ),
-                &rec,
-            )
+        // The same fact twice is kept, and counted, once (as on DynamoDB).
+        let new = write(&self.db, ITEMS, false, move |t| {
+            let k = key(
+                &user_pk(&rec.user_id),
+                &delivery_sk(&rec.notification_id, rec.channel, &rec.entry_key()),
+            );
+            if get::<serde_json::Value>(t, &k)?.is_some() {
+                return Ok(false);
+            }
+            put(t, &k, &rec)?;
+            Ok(true)
         })
         .await?;
-        if counted {
+        if counted && new {
             self.stats.count(at, &counter, 1);
         }
         Ok(())

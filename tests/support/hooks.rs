@@ -1,0 +1,227 @@
+//! A shop's webhook endpoint for tests: records every request and answers
+//! what the test says (a status, or no answer at all), and checks each
+//! signature with an independent implementation: the `standardwebhooks`
+//! package from PyPI, in the test virtualenv.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{Request, Response, body::Incoming, server::conn::http1, service::service_fn};
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+
+/// A secret in the `whsec_` format (32 random bytes, fixed for the tests).
+pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwVGhpcyBpcyBhIHRlc3Q=";
+
+/// What the endpoint answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    Status(u16),
+    /// Holds the request open without an answer.
+    Hang,
+}
+
+#[derive(Clone, Debug)]
+pub struct Hook {
+    pub id: String,
+    pub timestamp: String,
+    pub signature: String,
+    pub body: String,
+}
+
+impl Hook {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).expect("webhook bodies are JSON")
+    }
+
+    pub fn kind(&self) -> String {
+        self.json()["type"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+#[derive(Default)]
+struct State {
+    received: Vec<Hook>,
+    /// Answers for the next requests, in order; then `default`.
+    script: VecDeque<Answer>,
+    default: Option<Answer>,
+    /// Requests whose body contains the text get the answer, this many
+    /// more times (`usize::MAX`: until told otherwise).
+    refuse: Option<(String, Answer, usize)>,
+}
+
+#[derive(Clone)]
+pub struct Receiver {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+}
+
+impl Receiver {
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state: Arc<Mutex<State>> = Arc::default();
+        let st = state.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let st = st.clone();
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req| handle(st.clone(), req));
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        Self { addr, state }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/hooks", self.addr)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The next requests get these answers, in order.
+    pub fn script(&self, answers: &[Answer]) {
+        self.lock().script.extend(answers.iter().copied());
+    }
+
+    /// Every request not scripted gets this (200 unless set).
+    pub fn answer(&self, a: Answer) {
+        self.lock().default = Some(a);
+    }
+
+    /// Requests whose body contains `needle` get `answer`.
+    pub fn refuse(&self, needle: &str, answer: Answer) {
+        self.refuse_times(needle, answer, usize::MAX);
+    }
+
+    /// The next `times` requests whose body contains `needle` get `answer`.
+    pub fn refuse_times(&self, needle: &str, answer: Answer, times: usize) {
+        self.lock().refuse = Some((needle.to_owned(), answer, times));
+    }
+
+    pub fn stop_refusing(&self) {
+        self.lock().refuse = None;
+    }
+
+    pub fn received(&self) -> Vec<Hook> {
+        self.lock().received.clone()
+    }
+
+    pub fn of_type(&self, kind: &str) -> Vec<Hook> {
+        self.received()
+            .into_iter()
+            .filter(|h| h.kind() == kind)
+            .collect()
+    }
+}
+
+async fn handle(
+    state: Arc<Mutex<State>>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let header = |n: &str| {
+        req.headers()
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (id, timestamp, signature) = (
+        header("webhook-id"),
+        header("webhook-timestamp"),
+        header("webhook-signature"),
+    );
+    let body = req.into_body().collect().await.map(|b| b.to_bytes());
+    let body = String::from_utf8_lossy(&body.unwrap_or_default()).into_owned();
+    let answer = {
+        let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
+        s.received.push(Hook {
+            id,
+            timestamp,
+            signature,
+            body: body.clone(),
+        });
+        match &mut s.refuse {
+            Some((needle, a, n)) if *n > 0 && body.contains(needle.as_str()) => {
+                *n = n.saturating_sub(1);
+                *a
+            }
+            _ => s
+                .script
+                .pop_front()
+                .or(s.default)
+                .unwrap_or(Answer::Status(200)),
+        }
+    };
+    let status = match answer {
+        Answer::Status(s) => s,
+        Answer::Hang => {
+            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+            200
+        }
+    };
+    Ok(Response::builder()
+        .status(status)
+        .body(Full::new(Bytes::new()))
+        .unwrap())
+}
+
+/// Verifies a received webhook with the `standardwebhooks` package (an
+/// implementation independent of ours); the error is its message.
+pub fn verify(secret: &str, hook: &Hook) -> Result<(), String> {
+    let python = concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python");
+    assert!(
+        std::path::Path::new(python).exists(),
+        "{python} is missing: scripts/test.sh installs the test tools (standardwebhooks)"
+    );
+    let script = r#"
+import json, sys
+from standardwebhooks.webhooks import Webhook
+a = json.load(sys.stdin)
+try:
+    Webhook(a["secret"]).verify(a["body"], a["headers"])
+except Exception as e:
+    print(f"{type(e).__name__}: {e}")
+    sys.exit(1)
+"#;
+    let input = serde_json::json!({
+        "secret": secret,
+        "body": hook.body,
+        "headers": {
+            "webhook-id": hook.id,
+            "webhook-timestamp": hook.timestamp,
+            "webhook-signature": hook.signature,
+        },
+    });
+    let mut child = std::process::Command::new(python)
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run python");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+}
