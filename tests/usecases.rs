@@ -54,7 +54,25 @@ async fn an_event_is_stored_pushed_and_mailed_once() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(d.status, DeliveryStatus::Sent);
+    // Sent, and then SES's feedback (its mailbox simulator here) said delivered.
+    assert_eq!(d.status, DeliveryStatus::Delivered);
+    let steps: Vec<_> = p
+        .store
+        .deliveries("auth0|ann", &n.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|d| d.channel == Channel::Email)
+        .map(|d| d.status)
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            DeliveryStatus::Queued,
+            DeliveryStatus::Sent,
+            DeliveryStatus::Delivered
+        ]
+    );
     assert_eq!(p.store.unread_count("auth0|ann").await.unwrap(), 1);
 }
 

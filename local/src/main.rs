@@ -37,6 +37,13 @@ ENVIRONMENT (dev defaults in brackets):
   JWT_PUBLIC_KEY  JWT_ISSUER  JWT_AUDIENCE
   EVENTS_API_KEY [local-dev-key]  EMAIL_FROM [notify@localhost]
   TABLE_NAME [notifications] (with --aws)  RUST_LOG [info]
+  WEBHOOK_URL  WEBHOOK_SECRET (whsec_<base64>)  signed webhooks to the shop
+                         (https, or http to a loopback host)
+  WEBHOOK_RETRY_SCHEDULE [5,300,1800,7200,18000,36000,36000] seconds between attempts
+
+Email to success@, bounce@, complaint@ or suppressionlist@simulator.amazonses.com
+gets the feedback SES's mailbox simulator sends; any other address is delivered
+to the outbox.
 ";
 
 fn parse(mut opts: Options) -> Result<Option<Options>, String> {
@@ -134,12 +141,19 @@ async fn main() -> ExitCode {
          \x20 WebSocket       {}/?token=JWT\n\
          \x20 management API  http://{}/@connections/{{id}}\n\
          \x20 email outbox    {http}/dev/outbox   dead letters: {http}/dev/dlq\n\
+         \x20 admin console   {http}/admin.html   webhooks: {}\n\
          \x20 store           {store}\n\
          Ctrl-C stops it; nothing is lost.\n",
         stack.started_in.as_secs_f64() * 1000.0,
         stack.app.config.events_api_key.as_deref().unwrap_or("?"),
         stack.ws_url(),
         stack.ws_addr,
+        stack
+            .app
+            .config
+            .webhook_url
+            .as_deref()
+            .unwrap_or("off (WEBHOOK_URL)"),
     );
     let _ = tokio::signal::ctrl_c().await;
     println!("stopping...");

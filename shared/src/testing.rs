@@ -110,6 +110,8 @@ pub struct InProcess {
     pub store: EmbeddedStore,
     pub events: Arc<MemoryQueue>,
     pub deliveries: Arc<MemoryQueue>,
+    /// SES's feedback, as the mailbox simulator answers each email.
+    pub feedback: Arc<MemoryQueue>,
     pub pushes: Arc<RecordingPusher>,
     pub mail: Arc<RecordingMail>,
     pub sms: Arc<RecordingMail>,
@@ -145,13 +147,19 @@ impl InProcess {
             Arc::new(RecordingMail::default()),
         );
         let clock = Arc::new(ManualClock::new(Utc::now()));
+        let feedback = Arc::new(MemoryQueue::default());
+        let mailer = crate::adapters::mailbox_simulator::MailboxSimulator::new(
+            mail.clone(),
+            feedback.clone(),
+            "notify@localhost",
+        );
         let app = App::new(
             config,
             Arc::new(store.clone()),
             events.clone(),
             deliveries.clone(),
             pushes.clone(),
-            mail.clone(),
+            Arc::new(mailer),
         )
         .with_sms(sms.clone())
         .with_clock(clock.clone());
@@ -160,6 +168,7 @@ impl InProcess {
             store,
             events,
             deliveries,
+            feedback,
             pushes,
             mail,
             sms,
@@ -200,25 +209,30 @@ impl InProcess {
             .expect("store the connection");
     }
 
-    /// Runs the worker over the events queue and the sender over the
-    /// deliveries queue, as Lambda would, until both are empty. Returns
-    /// the ids of the messages that failed (they are not retried here).
+    /// Runs the worker over the events queue, the sender over the
+    /// deliveries queue and the feedback function over SES's feedback, as
+    /// Lambda would, until all are empty. Returns the ids of the messages
+    /// that failed (they are not retried here).
     pub async fn settle(&self) -> Vec<String> {
         let mut failed = Vec::new();
         for _ in 0..100 {
-            let (ev, dl) = (self.events.take(), self.deliveries.take());
-            if ev.is_empty() && dl.is_empty() {
+            let (ev, dl, fb) = (
+                self.events.take(),
+                self.deliveries.take(),
+                self.feedback.take(),
+            );
+            if ev.is_empty() && dl.is_empty() && fb.is_empty() {
                 return failed;
             }
-            for (batch, worker) in [(ev, true), (dl, false)] {
+            for (batch, consumer) in [(ev, 0), (dl, 1), (fb, 2)] {
                 if batch.is_empty() {
                     continue;
                 }
                 let event = sqs_event(&batch);
-                let resp = if worker {
-                    crate::handlers::worker::handle(&self.app, event).await
-                } else {
-                    crate::handlers::sender::handle(&self.app, event).await
+                let resp = match consumer {
+                    0 => crate::handlers::worker::handle(&self.app, event).await,
+                    1 => crate::handlers::sender::handle(&self.app, event).await,
+                    _ => crate::handlers::feedback::handle(&self.app, event).await,
                 };
                 failed.extend(
                     resp.batch_item_failures

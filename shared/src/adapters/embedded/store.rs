@@ -604,6 +604,8 @@ impl Deliveries for EmbeddedStore {
                 &delivery_sk(&rec.notification_id, rec.channel, &rec.entry_key()),
             );
             if get::<serde_json::Value>(t, &k)?.is_some() {
+                // DynamoDB charges a failed conditional put a write unit too.
+                super::capacity::touch(&k, 0, true);
                 return Ok(false);
             }
             put(t, &k, &rec)?;
