@@ -297,7 +297,9 @@ async fn webhooks_reach_the_shop_signed_retried_and_dead_lettered_without_holdin
         o.config.webhook_secret = Some(hooks::SECRET.into());
         // 1 s between attempts, 3 attempts: the schedule's shape, quickly.
         o.config.webhook_retry_schedule = vec![1, 1];
-        o.visibility_timeout = Duration::from_secs(5);
+        // Longer than an attempt's 10 s timeout, as the template's 360 s is
+        // longer than the function's: no attempt overlaps another.
+        o.visibility_timeout = Duration::from_secs(15);
     })
     .await;
     let addr = stack.http_addr;
@@ -406,7 +408,7 @@ async fn webhooks_reach_the_shop_signed_retried_and_dead_lettered_without_holdin
     // waits in the dead-letter queue, visible to the admin, and a redrive
     // delivers it.
     shop.answer(Answer::Status(200));
-    shop.refuse("notification.created", Answer::Status(500));
+    shop.refuse(r#""eventId":"w3""#, Answer::Status(500));
     assert_eq!(post_event(&stack, &event("w3", "wes")).await.0, 202);
     let admin = admin_token(&stack, "ops").await;
     let dead = wait_for(
@@ -419,11 +421,20 @@ async fn webhooks_reach_the_shop_signed_retried_and_dead_lettered_without_holdin
                 .iter()
                 .find(|q| q["queue"] == "webhooks")?
                 .clone();
-            (q["count"].as_u64() >= Some(1)).then_some(q)
+            q["messages"]
+                .as_array()?
+                .iter()
+                .find(|m| {
+                    m["body"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .contains(r#""eventId":"w3""#)
+                })
+                .cloned()
         },
     )
     .await;
-    let body: Value = serde_json::from_str(dead["messages"][0]["body"].as_str().unwrap()).unwrap();
+    let body: Value = serde_json::from_str(dead["body"].as_str().unwrap()).unwrap();
     assert_eq!(body["type"], "notification.created");
     let w3_id = body["id"].as_str().unwrap().to_owned();
     let attempts = shop.received().iter().filter(|h| h.id == w3_id).count();
@@ -440,7 +451,8 @@ async fn webhooks_reach_the_shop_signed_retried_and_dead_lettered_without_holdin
         json!({}),
     )
     .await;
-    assert_eq!((s, b["moved"].as_u64()), (202, Some(1)), "{b}");
+    assert_eq!(s, 202, "{b}");
+    assert!(b["moved"].as_u64() >= Some(1), "{b}");
     wait_until(
         "the redriven webhook to land",
         Duration::from_secs(20),

@@ -19,6 +19,9 @@ use crate::ports::MailTags;
 /// base64url-encoded.
 pub const TAG_NOTIFICATION: &str = "notificationId";
 pub const TAG_USER: &str = "userB64";
+/// Which channel of the notification the email is (always `email` for now;
+/// named so that a log entry never has to guess).
+pub const TAG_CHANNEL: &str = "channel";
 
 pub const SIMULATOR_DOMAIN: &str = "simulator.amazonses.com";
 
@@ -28,7 +31,10 @@ const TAG_VALUE_MAX: usize = 256;
 /// holds continues in `userB64_1`, `userB64_2`, ...
 pub fn tags_of(tags: &MailTags) -> Vec<(String, String)> {
     let user = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&tags.user_id);
-    let mut out = vec![(TAG_NOTIFICATION.to_owned(), tags.notification_id.clone())];
+    let mut out = vec![
+        (TAG_NOTIFICATION.to_owned(), tags.notification_id.clone()),
+        (TAG_CHANNEL.to_owned(), "email".to_owned()),
+    ];
     for (i, chunk) in user.as_bytes().chunks(TAG_VALUE_MAX).enumerate() {
         let name = match i {
             0 => TAG_USER.to_owned(),

@@ -374,28 +374,14 @@ impl Connections for DynamoStore {
     }
 
     async fn connections_of(&self, user_id: &str) -> Result<Vec<Connection>, StoreError> {
-        let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :sk)")
-                .expression_attribute_values(":pk", s(user_pk(user_id)))
-                .expression_attribute_values(":sk", s(CONN_PREFIX))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(backend)?;
-            for item in page.items.unwrap_or_default() {
-                out.push(from_item(item)?);
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(out);
-            }
-        }
+        self.query_all(
+            "PK = :pk AND begins_with(SK, :sk)",
+            &[(":pk", user_pk(user_id)), (":sk", CONN_PREFIX.to_owned())],
+        )
+        .await?
+        .into_iter()
+        .map(from_item)
+        .collect()
     }
 }
 
@@ -766,33 +752,44 @@ impl TemplateStore for DynamoStore {
 }
 
 impl DynamoStore {
-    async fn delivery_log_items(
+    /// Every item of a Query, page after page.
+    async fn query_all(
         &self,
-        user_id: &str,
-        notification_id: &str,
+        key_condition: &str,
+        values: &[(&str, String)],
     ) -> Result<Vec<Item>, StoreError> {
-        let (lo, hi) = delivery_range(notification_id);
         let mut out = Vec::new();
         let mut start: Option<Item> = None;
         loop {
-            let page = self
+            let mut q = self
                 .client
                 .query()
                 .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND SK BETWEEN :lo AND :hi")
-                .expression_attribute_values(":pk", s(user_pk(user_id)))
-                .expression_attribute_values(":lo", s(lo.clone()))
-                .expression_attribute_values(":hi", s(hi.clone()))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(backend)?;
+                .key_condition_expression(key_condition)
+                .set_exclusive_start_key(start);
+            for (name, value) in values {
+                q = q.expression_attribute_values(*name, s(value.clone()));
+            }
+            let page = q.send().await.map_err(backend)?;
             out.extend(page.items.unwrap_or_default());
             start = page.last_evaluated_key;
             if start.is_none() {
                 return Ok(out);
             }
         }
+    }
+
+    async fn delivery_log_items(
+        &self,
+        user_id: &str,
+        notification_id: &str,
+    ) -> Result<Vec<Item>, StoreError> {
+        let (lo, hi) = delivery_range(notification_id);
+        self.query_all(
+            "PK = :pk AND SK BETWEEN :lo AND :hi",
+            &[(":pk", user_pk(user_id)), (":lo", lo), (":hi", hi)],
+        )
+        .await
     }
 
     async fn delete_delivery_log(&self, user_id: &str, id: &str) -> Result<(), StoreError> {

@@ -12,8 +12,6 @@ pub async fn handle(app: &App, event: SqsEvent) -> SqsBatchResponse {
         record_feedback(feedback, body)
     })
     .await;
-    if let Err(e) = app.store.flush_stats().await {
-        tracing::warn!(error = %e, "statistics not written; kept for the next batch");
-    }
+    super::sqs::flush_stats(app).await;
     response
 }

@@ -94,6 +94,13 @@ where
     response
 }
 
+/// Once per batch: the statistics every record of it counted, in one write.
+pub async fn flush_stats(app: &crate::app::App) {
+    if let Err(e) = app.store.flush_stats().await {
+        tracing::warn!(error = %e, "statistics not written; kept for the next batch");
+    }
+}
+
 fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> &str {
     panic
         .downcast_ref::<&str>()

@@ -12,9 +12,6 @@ pub async fn handle(app: &App, event: SqsEvent) -> SqsBatchResponse {
         process_event(worker, body)
     })
     .await;
-    // Once per batch: the statistics of every record in one write.
-    if let Err(e) = app.store.flush_stats().await {
-        tracing::warn!(error = %e, "statistics not written; kept for the next batch");
-    }
+    super::sqs::flush_stats(app).await;
     response
 }
