@@ -108,3 +108,65 @@ test("a dead letter shows in the console, and a redrive delivers it once the cau
   await page.close();
   await user.close();
 });
+
+test("the delivery log of one notification: queued, sent and delivered by email; clear errors; five dead-letter queues", async () => {
+  const user = `ivy_${Date.now()}`;
+  const token = (await (await fetch(`${stack.http}/dev/token?user=${user}`)).json()).token;
+  const auth = { "content-type": "application/json", authorization: `Bearer ${token}` };
+  const set = await fetch(`${stack.http}/preferences`, { method: "PATCH", headers: auth, body: JSON.stringify({ email: "success@simulator.amazonses.com" }) });
+  assert.equal(set.status, 200);
+  await postEvent(stack, { id: `evt_log_${Date.now()}`, type: "order.created", userId: user, occurredAt: new Date().toISOString(), data: { orderId: "o_88" } });
+
+  // Wait (polling the API, not asserting) until SES's feedback has logged the email as delivered.
+  let id = null;
+  let log = [];
+  for (let i = 0; i < 100 && !log.some((d) => d.channel === "email" && d.status === "delivered"); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    id ??= (await (await fetch(`${stack.http}/notifications`, { headers: auth })).json()).notifications[0]?.id;
+    if (id) log = (await (await fetch(`${stack.http}/notifications/${id}/deliveries`, { headers: auth })).json()).deliveries;
+  }
+  assert.ok(id, "the notification was created");
+  assert.ok(log.some((d) => d.channel === "email" && d.status === "delivered"), JSON.stringify(log));
+
+  const page = await browser.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(`${stack.http}/admin.html?dev`);
+  await page.locator("#templates tr").first().waitFor({ timeout: 10000 });
+
+  // The dead-letters card lists the five queues, and says what feedback and webhooks are.
+  for (const q of ["events", "broadcast", "deliveries", "feedback", "webhooks"]) {
+    await page.locator(`#dlq button[data-queue="${q}"]`).waitFor({ timeout: 5000 });
+    await page.locator("#dlq strong", { hasText: new RegExp(`^${q}$`) }).waitFor({ timeout: 5000 });
+  }
+  const explained = await page.locator("#dlq").locator("xpath=..").textContent();
+  assert.match(explained, /feedback\s*=\s*SES's bounce, complaint/);
+  assert.match(explained, /webhooks\s*=\s*signed webhooks to the shop/);
+
+  // Without the user: the 400's field is turned into a clear message.
+  const form = page.locator("#log-form");
+  await form.locator('input[name="notification"]').fill(id);
+  await form.locator('button[type="submit"]').click();
+  await page.locator("#log-error", { hasText: "Give the user id too" }).waitFor({ timeout: 5000 });
+  // Another user's id: 404.
+  await form.locator('input[name="user"]').fill(`${user}_other`);
+  await form.locator('button[type="submit"]').click();
+  await page.locator("#log-error", { hasText: `User ${user}_other has no notification ${id}` }).waitFor({ timeout: 5000 });
+  assert.equal(await page.locator("#log-rows tr").count(), 0);
+
+  await form.locator('input[name="user"]').fill(user);
+  await form.locator('button[type="submit"]').click();
+  await page.locator('#log-rows tr[data-channel="email"][data-status="delivered"]').waitFor({ timeout: 5000 });
+  assert.equal(await page.locator("#log-error").textContent(), "");
+  const rows = await page.locator('#log-rows tr[data-channel="email"]').evaluateAll((trs) =>
+    trs.map((tr) => [...tr.cells].map((td) => td.textContent)));
+  assert.deepEqual(rows.map((r) => r[2]), ["queued", "sent", "delivered"]);
+  assert.ok(rows.every((r) => r[1] === "email" && r[0] !== ""));
+  // SES's message id shows from the send on; the delivered badge is green.
+  assert.match(rows[1][3], /\S{8,}/);
+  assert.equal(rows[2][3], rows[1][3]);
+  assert.match(await page.locator('#log-rows tr[data-status="delivered"] .badge').getAttribute("class"), /\bgood\b/);
+  assert.match(await page.locator("#log-summary").textContent(), new RegExp(`for ${id} of ${user}`));
+  assert.deepEqual(errors, []);
+  await page.close();
+});

@@ -119,3 +119,59 @@ test("the client drops a notification it has already shown (at-least-once delive
   assert.equal(await page.locator("#badge").textContent(), "1");
   await page.close();
 });
+
+test("an email that bounces: the page warns, the user confirms the address, the delivery log shows the bounce", async () => {
+  const user = `erin_${Date.now()}`;
+  const address = "bounce@simulator.amazonses.com";
+  const page = await browser.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(`${stack.http}/?user=${user}`);
+  await page.locator("#conn-text", { hasText: "live" }).waitFor({ timeout: 10000 });
+  await page.locator("#pref-channels input").first().waitFor({ timeout: 5000 });
+  assert.equal(await page.locator("#suppressed").isHidden(), true, "no warning before any email");
+
+  // The user sets their email in the page's preferences.
+  await page.locator("#pref-email").fill(address);
+  await page.locator("#pref-save").click();
+  await page.locator("#pref-ok", { hasText: "Saved" }).waitFor({ timeout: 5000 });
+  const token = (await (await fetch(`${stack.http}/dev/token?user=${user}`)).json()).token;
+  const prefs = async () => (await fetch(`${stack.http}/preferences`, { headers: { authorization: `Bearer ${token}` } })).json();
+  assert.equal((await prefs()).email, address);
+
+  await postEvent(stack, {
+    id: `evt_bounce_${Date.now()}`, type: "order.created", userId: user,
+    occurredAt: new Date().toISOString(), data: { orderId: "o_61", total: "12.00", currency: "EUR" },
+  });
+  await page.locator(".notification", { hasText: "Order o_61 confirmed" }).waitFor({ timeout: 10000 });
+  // SES's feedback comes a second after the send; the page checks again by itself.
+  const warning = page.locator("#suppressed", { hasText: `No email goes to ${address}` });
+  await warning.waitFor({ state: "visible", timeout: 20000 });
+  assert.match(await warning.textContent(), /it bounced/);
+  const suppressed = (await prefs()).emailSuppressed;
+  assert.equal(suppressed?.address, address);
+  assert.equal(suppressed?.reason, "bounce");
+
+  // A reload still shows it (it comes from GET /preferences), and the delivery log shows the bounce.
+  await page.reload();
+  await page.locator("#conn-text", { hasText: "live" }).waitFor({ timeout: 10000 });
+  await warning.waitFor({ state: "visible", timeout: 5000 });
+  const item = page.locator(".notification", { hasText: "Order o_61 confirmed" });
+  await item.locator(".n-delivery").click();
+  const email = item.locator('.n-log-line[data-channel="email"]');
+  await email.waitFor({ timeout: 5000 });
+  assert.match(await email.textContent(), /^email: queued → sent → bounced \(Permanent\/General: .+\)$/);
+  assert.match(await item.locator('.n-log-line[data-channel="in_app"]').textContent(), /^in_app: delivered \(1 device\(s\)\)$/);
+  await item.locator(".n-delivery", { hasText: "Hide delivery" }).click();
+  await item.locator(".n-log").waitFor({ state: "detached", timeout: 5000 });
+
+  // The user confirms the address: the warning goes, and the server agrees.
+  await page.locator("#confirm-email").click();
+  await page.locator("#suppressed").waitFor({ state: "hidden", timeout: 5000 });
+  await page.locator("#pref-ok", { hasText: `email goes to ${address} again` }).waitFor({ timeout: 5000 });
+  const after = await prefs();
+  assert.equal(after.emailSuppressed, undefined);
+  assert.equal(after.email, address);
+  assert.deepEqual(errors, []);
+  await page.close();
+});

@@ -1,9 +1,13 @@
 // Starts the local stack binary on free ports with a fresh data directory
 // and reads the addresses it prints when ready. stop() deletes the directory
 // (KEEP_TEST_DIRS=1 keeps it, to look at the data after a failure).
+//
+// The binary compiles web/ in (include_str!): a binary built before the last
+// edit of a page would test the old page, so startStack() refuses one whose
+// pages differ from web/ (rebuild it: cargo build -p local).
 
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -33,6 +37,17 @@ export async function startStack() {
       }
     });
   });
+  try {
+    const stale = await stalePages(ready.http);
+    if (stale.length) {
+      throw new Error(`${bin} serves other pages than ${stale.map((f) => `web/${f}`).join(", ")}: it was built before their last edit. `
+        + "Rebuild it: cargo build -p local.");
+    }
+  } catch (e) {
+    await new Promise((r) => { child.once("exit", r); child.kill("SIGINT"); });
+    rmSync(dataDir, { recursive: true, force: true });
+    throw e;
+  }
   const removeDir = () => {
     if (process.env.KEEP_TEST_DIRS === "1") console.error(`KEEP_TEST_DIRS=1: kept ${dataDir}`);
     else rmSync(dataDir, { recursive: true, force: true });
@@ -45,6 +60,19 @@ export async function startStack() {
       removeDir();
     },
   };
+}
+
+// The pages the binary serves, by request path, and their source in web/.
+const PAGES = { "/": "index.html", "/index.html": "index.html", "/admin": "admin.html", "/admin.html": "admin.html", "/notify-client.js": "notify-client.js" };
+const fromDisk = (file) => readFileSync(join(root, "web", file));
+
+async function stalePages(http) {
+  const stale = [];
+  for (const file of new Set(Object.values(PAGES))) {
+    const served = Buffer.from(await (await fetch(`${http}/${file}`)).arrayBuffer());
+    if (!served.equals(fromDisk(file))) stale.push(file);
+  }
+  return stale;
 }
 
 export async function postEvent(stack, event) {
