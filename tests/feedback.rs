@@ -202,6 +202,26 @@ async fn each_simulator_address_gets_the_feedback_ses_sends_and_suppression_hold
     assert_eq!(email_steps(&log), ["queued", "sent", "bounced"]);
     assert_eq!(to_bounce(&outbox.sent().await.unwrap()), before + 1);
 
+    // Another account naming that address cannot lift its suppression.
+    let (_, log) = log_until(addr, &t, "sim_bounce", "bounced").await;
+    assert_eq!(email_steps(&log).last().unwrap(), "bounced");
+    let thief = token(&stack, "sim_thief").await;
+    let (s, b) = send(
+        addr,
+        "PATCH",
+        "/preferences",
+        &thief,
+        json!({"email": format!("bounce@{SIM}")}),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        b["emailSuppressed"]["reason"], "bounce",
+        "still suppressed: {b}"
+    );
+    let (_, mine) = get(addr, "/preferences", &t).await;
+    assert!(mine.get("emailSuppressed").is_some(), "{mine}");
+
     // A new address is not suppressed.
     let t = token(&stack, "sim_complaint").await;
     let (s, b) = send(
@@ -492,7 +512,7 @@ async fn the_stack_refuses_a_webhook_url_that_is_not_https_or_loopback_and_an_un
     };
     assert!(
         deployed
-            .check_webhooks()
+            .check_webhooks(false)
             .unwrap_err()
             .to_string()
             .contains("https")

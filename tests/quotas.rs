@@ -190,6 +190,7 @@ fn delivery(user: &str, i: u32) -> shared::model::DeliveryRecord {
         detail: None,
         provider_message_id: None,
         at: chrono::Utc::now(),
+        source: None,
     }
 }
 

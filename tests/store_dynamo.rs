@@ -135,6 +135,7 @@ async fn read_notifications_deliveries_and_claims_carry_a_ttl() {
         detail: None,
         provider_message_id: None,
         at: Utc::now() + Duration::days(3),
+        source: None,
     };
     s.record_delivery(&rec).await.unwrap();
     let d = ttl_of(

@@ -174,6 +174,7 @@ async fn expired_items_are_purged_and_unread_ones_kept() {
         detail: None,
         provider_message_id: None,
         at: Utc::now() - Duration::days(400),
+        source: None,
     })
     .await
     .unwrap();

@@ -24,15 +24,16 @@ async fn an_event_is_stored_pushed_and_mailed_once() {
     let p = InProcess::new(|_| {});
     connect(&p, "auth0|ann", "c1").await;
     connect(&p, "auth0|ann", "c2").await;
-    p.events
-        .send(vec![OutMessage::now(event("e1", "auth0|ann"))])
-        .await
-        .unwrap();
-    p.events
-        .send(vec![OutMessage::now(event("e1", "auth0|ann"))])
-        .await
-        .unwrap();
-    assert!(p.settle().await.is_empty());
+    // The same event twice, the second after the first was handled (a
+    // copy arriving while the first is mid-dispatch is retried by SQS: the
+    // lease test covers that).
+    for _ in 0..2 {
+        p.events
+            .send(vec![OutMessage::now(event("e1", "auth0|ann"))])
+            .await
+            .unwrap();
+        assert!(p.settle().await.is_empty());
+    }
     let inbox = p
         .store
         .list_notifications("auth0|ann", None, 10, false)
@@ -314,4 +315,129 @@ fn page_user(_shard: u32, second: &str) -> String {
     } else {
         second.into()
     }
+}
+
+/// The sender's last attempt (the deliveries queue's maxReceiveCount) makes
+/// a temporary failure final: logged so, and the shop hears of it once. A
+/// redelivered job logs and notifies once, however often it comes.
+#[tokio::test]
+async fn the_last_attempt_is_final_and_a_redelivered_job_is_logged_once() {
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use shared::error::MailError;
+    use shared::jobs::DeliveryJob;
+    use shared::template::RenderedEmail;
+    use shared::testing::MemoryQueue;
+    use shared::usecases::deliver::{Attempt, deliver_job};
+
+    struct Down;
+    #[async_trait]
+    impl Mailer for Down {
+        async fn send(
+            &self,
+            _: &str,
+            _: &RenderedEmail,
+            _: &MailTags,
+        ) -> Result<String, MailError> {
+            Err(MailError::Temporary("SES throttled".into()))
+        }
+    }
+    let p = InProcess::new(|_| {});
+    let hooks = Arc::new(MemoryQueue::default());
+    let app = shared::App::new(
+        p.app.config.clone(),
+        p.app.store.clone(),
+        p.events.clone(),
+        p.deliveries.clone(),
+        p.pushes.clone(),
+        Arc::new(Down),
+    )
+    .with_webhooks(hooks.clone());
+    let id = ulid::Ulid::new().to_string();
+    let job = |to: &str| {
+        serde_json::from_value::<DeliveryJob>(json!({"channel": "email", "userId": "zed",
+            "notificationId": id, "to": to, "subject": "s", "text": "t", "html": "<p>t</p>"}))
+        .unwrap()
+        .to_body()
+    };
+    let attempt = |source, number, last| Attempt {
+        source: Some(source),
+        number,
+        last,
+        started: chrono::Utc::now(),
+    };
+    let sender = app.sender();
+    let hooks_sent = || -> Vec<serde_json::Value> {
+        hooks
+            .take()
+            .iter()
+            .map(|m| serde_json::from_str(&m.body).unwrap())
+            .collect()
+    };
+    // Attempt 1 of 2: retried, logged, the shop not told.
+    let r = deliver_job(&sender, &job("zed@example.com"), attempt("m1", 1, false)).await;
+    assert!(r.is_err(), "a temporary failure goes back to the queue");
+    assert!(hooks_sent().is_empty(), "not final yet");
+    // Attempt 2, the queue's last: final, and the shop hears of it.
+    let r = deliver_job(&sender, &job("zed@example.com"), attempt("m1", 2, true)).await;
+    assert!(r.is_err(), "failed back, so SQS moves it to the DLQ");
+    let log = p.store.deliveries("zed", &id).await.unwrap();
+    let failed: Vec<_> = log
+        .iter()
+        .filter(|d| d.status == DeliveryStatus::Failed)
+        .collect();
+    assert_eq!(failed.len(), 2, "each attempt is an entry: {log:?}");
+    assert!(failed[0].reason.as_deref().unwrap().contains("(retrying)"));
+    assert!(
+        failed[1]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("the last attempt")
+    );
+    let sent = hooks_sent();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["type"], "delivery.failed");
+
+    // A suppressed address: the job is redelivered (say its batch failed
+    // elsewhere): one `suppressed` entry, one webhook, the same id.
+    p.store
+        .suppress(&shared::model::Suppression {
+            address: "gone@example.com".into(),
+            reason: shared::model::SuppressionReason::Bounce,
+            at: chrono::Utc::now(),
+            detail: None,
+            notification_id: None,
+            user_id: Some("zed".into()),
+        })
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        deliver_job(&sender, &job("gone@example.com"), attempt("m3", 1, false))
+            .await
+            .unwrap();
+    }
+    let log = p.store.deliveries("zed", &id).await.unwrap();
+    let suppressed = log
+        .iter()
+        .filter(|d| d.status == DeliveryStatus::Suppressed)
+        .count();
+    assert_eq!(suppressed, 1, "{log:?}");
+    let hooks_sent = hooks.take();
+    assert_eq!(
+        hooks_sent.len(),
+        2,
+        "queued at each delivery, as at least once"
+    );
+    let ids: std::collections::BTreeSet<String> = hooks_sent
+        .iter()
+        .map(|m| {
+            serde_json::from_str::<serde_json::Value>(&m.body).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "one webhook id: the shop dedupes");
 }

@@ -318,9 +318,11 @@ pub async fn start(mut opts: Options) -> Result<Running, StartError> {
         opts.visibility_timeout.max(Duration::from_secs(180)),
         opts.max_receives,
     )?;
+    // The local stack signs and posts webhooks itself.
     opts.config
-        .check_webhooks()
+        .check_webhooks(true)
         .map_err(|e| StartError::Config(e.to_string()))?;
+    opts.config.deliveries_max_receives = opts.max_receives;
     let feedback = embedded.queue("feedback", opts.visibility_timeout, opts.max_receives)?;
     // One attempt per wait of the schedule and a last one; then the DLQ.
     let webhooks = embedded.queue(

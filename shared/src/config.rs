@@ -59,6 +59,12 @@ pub struct Config {
     /// comma-separated; default [`crate::webhook::RETRY_SCHEDULE_SECS`]).
     /// One attempt more than delays; then the dead-letter queue.
     pub webhook_retry_schedule: Vec<u64>,
+    /// `WEBHOOK_RETRY_SCHEDULE` as given, when it could not be read: the
+    /// functions refuse to start rather than fall back silently.
+    pub webhook_retry_schedule_error: Option<String>,
+    /// Receives before the deliveries queue dead-letters a job (the
+    /// template's `maxReceiveCount`): the sender's last attempt is final.
+    pub deliveries_max_receives: u32,
 }
 
 impl Default for Config {
@@ -122,24 +128,36 @@ impl Config {
             feedback_queue_url: get("FEEDBACK_QUEUE_URL"),
             feedback_dlq_url: get("FEEDBACK_DLQ_URL"),
             webhook_retry_schedule: get("WEBHOOK_RETRY_SCHEDULE")
-                .and_then(|v| {
-                    v.split(',')
-                        .map(|s| s.trim().parse::<u64>().ok().filter(|n| *n <= 43_200))
-                        .collect::<Option<Vec<_>>>()
-                })
-                .filter(|v| !v.is_empty())
+                .and_then(|v| parse_schedule(&v))
                 .unwrap_or_else(|| crate::webhook::RETRY_SCHEDULE_SECS.to_vec()),
+            webhook_retry_schedule_error: get("WEBHOOK_RETRY_SCHEDULE")
+                .filter(|v| parse_schedule(v).is_none()),
+            deliveries_max_receives: get("DELIVERIES_MAX_RECEIVES")
+                .and_then(|v| v.parse().ok())
+                .filter(|n| (1..=1000).contains(n))
+                .unwrap_or(crate::quotas::DELIVERIES_MAX_RECEIVES),
         }
     }
 
     /// Checks the webhook settings: an https URL (http only to loopback
-    /// where `loopback_http_links` allows it, i.e. the local stack) and a
-    /// well-formed secret. Functions refuse to start otherwise.
-    pub fn check_webhooks(&self) -> Result<(), ConfigError> {
+    /// where `loopback_http_links` allows it, i.e. the local stack), a
+    /// readable retry schedule, and, where webhooks are signed (`signs`: the
+    /// webhooks function, the local stack), a well-formed secret. The
+    /// functions that only queue webhooks get no secret. Functions refuse
+    /// to start otherwise.
+    pub fn check_webhooks(&self, signs: bool) -> Result<(), ConfigError> {
+        if let Some(v) = &self.webhook_retry_schedule_error {
+            return Err(ConfigError(format!(
+                "WEBHOOK_RETRY_SCHEDULE `{v}`: seconds between attempts, comma-separated, each at most 43200 (SQS's 12 hours)"
+            )));
+        }
         let Some(url) = &self.webhook_url else {
             return Ok(());
         };
         crate::webhook::check_url(url, self.loopback_http_links).map_err(ConfigError)?;
+        if !signs {
+            return Ok(());
+        }
         if self.webhook_secret.is_none() && self.webhook_secret_arn.is_none() {
             return Err(ConfigError(
                 "WEBHOOK_URL is set but WEBHOOK_SECRET is not: webhooks must be signed".into(),
@@ -155,5 +173,58 @@ impl Config {
         value
             .as_deref()
             .ok_or_else(|| ConfigError(format!("{name} is not set")))
+    }
+}
+
+/// `5,300,1800`: seconds, each within SQS's 12-hour visibility limit.
+fn parse_schedule(v: &str) -> Option<Vec<u64>> {
+    v.split(',')
+        .map(|s| s.trim().parse::<u64>().ok().filter(|n| *n <= 43_200))
+        .collect::<Option<Vec<_>>>()
+        .filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Config {
+        Config::from_lookup(|k| {
+            vars.iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn only_the_function_that_signs_needs_the_webhook_secret() {
+        // What the template gives the worker, sender, feedback, api, ws-message.
+        let queues_only = config(&[
+            ("WEBHOOK_URL", "https://shop.example/hooks"),
+            ("WEBHOOK_QUEUE_URL", "https://sqs/q"),
+        ]);
+        assert!(queues_only.check_webhooks(false).is_ok());
+        assert!(queues_only.check_webhooks(true).is_err());
+        let signs = config(&[
+            ("WEBHOOK_URL", "https://shop.example/hooks"),
+            ("WEBHOOK_SECRET_ARN", "arn:aws:secretsmanager:x"),
+        ]);
+        assert!(signs.check_webhooks(true).is_ok());
+        // Plain http is refused deployed, whoever checks.
+        let http = config(&[("WEBHOOK_URL", "http://shop.example/hooks")]);
+        assert!(http.check_webhooks(false).is_err());
+        // Webhooks off: nothing to check.
+        assert!(config(&[]).check_webhooks(true).is_ok());
+    }
+
+    #[test]
+    fn a_bad_retry_schedule_is_refused_not_replaced() {
+        let ok = config(&[("WEBHOOK_RETRY_SCHEDULE", "1, 2,3")]);
+        assert_eq!(ok.webhook_retry_schedule, [1, 2, 3]);
+        assert!(ok.check_webhooks(false).is_ok());
+        for bad in ["1,x", "50000", ","] {
+            let c = config(&[("WEBHOOK_RETRY_SCHEDULE", bad)]);
+            assert!(c.check_webhooks(false).is_err(), "{bad}");
+        }
     }
 }

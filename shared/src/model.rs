@@ -280,6 +280,11 @@ pub struct DeliveryRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_message_id: Option<String>,
     pub at: DateTime<Utc>,
+    /// The queue message this entry came from (the SQS message id, the
+    /// same at every redelivery): a redelivered job's entry is the one
+    /// already kept, not a second one, and so is its webhook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 impl DeliveryRecord {
@@ -288,8 +293,9 @@ impl DeliveryRecord {
     /// message, SES's `Send` event after the sender's own `sent`) is one
     /// entry: the provider's id for `sent`, else the time and the status.
     pub fn entry_key(&self) -> String {
-        match (&self.status, &self.provider_message_id) {
-            (DeliveryStatus::Sent, Some(id)) if self.reason.is_none() => format!("sent-{id}"),
+        match (&self.status, &self.provider_message_id, &self.source) {
+            (DeliveryStatus::Sent, Some(id), _) if self.reason.is_none() => format!("sent-{id}"),
+            (status, _, Some(source)) => format!("{}-{source}", status.as_str()),
             _ => format!(
                 "{}-{}",
                 self.at.format("%Y%m%dT%H%M%S%.3f"),
@@ -297,7 +303,29 @@ impl DeliveryRecord {
             ),
         }
     }
+
+    /// SES's delivery delays are logged as `sent` with the delay as the
+    /// reason; in the statistics they are `delayed`, not a second send.
+    pub fn is_delay(&self) -> bool {
+        self.status == DeliveryStatus::Sent
+            && self
+                .reason
+                .as_deref()
+                .is_some_and(|r| r.starts_with(DELAY_PREFIX))
+    }
+
+    /// The statistics counter this entry adds to: none for a wait on the queue.
+    pub fn counted_as(&self) -> Option<&'static str> {
+        match self.status {
+            DeliveryStatus::Queued => None,
+            _ if self.is_delay() => Some("delayed"),
+            s => Some(s.as_str()),
+        }
+    }
 }
+
+/// How a delivery delay's reason starts.
+pub const DELAY_PREFIX: &str = "delayed: ";
 
 /// An email address no mail goes to any more, until the user confirms it
 /// again: it hard-bounced, its owner complained, or SES suppresses it.
@@ -313,6 +341,10 @@ pub struct Suppression {
     /// The notification whose delivery caused it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification_id: Option<String>,
+    /// Whose mail it was: only that user can lift it by confirming the
+    /// address (another account naming the address cannot).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

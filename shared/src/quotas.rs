@@ -10,6 +10,9 @@ pub const EVENTS_MAX_CONCURRENCY: u32 = 50;
 pub const BROADCAST_MAX_CONCURRENCY: u32 = 32;
 /// The same for the sender on the deliveries queue.
 pub const DELIVERIES_MAX_CONCURRENCY: u32 = 100;
+/// The deliveries queue's `maxReceiveCount`: the sender's fifth attempt at
+/// a job is its last, and a failure then is final (logged, webhook sent).
+pub const DELIVERIES_MAX_RECEIVES: u32 = 5;
 /// SES's feedback: a few events per email, each one small write.
 pub const FEEDBACK_MAX_CONCURRENCY: u32 = 10;
 /// Webhooks to the shop: at most this many posts in flight per batch of

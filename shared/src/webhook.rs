@@ -100,6 +100,23 @@ impl WebhookMessage {
             DeliveryStatus::Failed if final_failure => WebhookType::DeliveryFailed,
             _ => return None,
         };
+        let mut data = json!({
+            "userId": rec.user_id,
+            "notificationId": rec.notification_id,
+            "channel": rec.channel,
+            "status": rec.status,
+            "at": rec.at,
+            "providerMessageId": rec.provider_message_id,
+            "reason": rec.reason,
+        });
+        if rec.status == DeliveryStatus::Bounced {
+            // A soft bounce (mailbox full) is no reason to drop the address.
+            data["permanent"] = json!(
+                rec.reason
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with("Permanent/"))
+            );
+        }
         Some(Self {
             id: stable_id(&[
                 "delivery",
@@ -110,15 +127,7 @@ impl WebhookMessage {
             ]),
             kind,
             timestamp: rec.at,
-            data: json!({
-                "userId": rec.user_id,
-                "notificationId": rec.notification_id,
-                "channel": rec.channel,
-                "status": rec.status,
-                "at": rec.at,
-                "providerMessageId": rec.provider_message_id,
-                "reason": rec.reason,
-            }),
+            data,
         })
     }
 }
@@ -243,6 +252,7 @@ mod tests {
             detail: None,
             provider_message_id: Some("m".into()),
             at: Utc::now(),
+            source: None,
         };
         let a = WebhookMessage::delivery(&rec, false).unwrap();
         assert_eq!(a.kind, WebhookType::EmailBounced);
@@ -250,6 +260,7 @@ mod tests {
         let body: Value = serde_json::from_str(&a.body()).unwrap();
         assert_eq!(body["type"], "email.bounced");
         assert_eq!(body["data"]["status"], "bounced");
+        assert_eq!(body["data"]["permanent"], true);
         for s in [
             DeliveryStatus::Queued,
             DeliveryStatus::Sent,

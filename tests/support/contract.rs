@@ -274,6 +274,7 @@ pub async fn deliveries(store: &dyn Store) {
         detail: None,
         provider_message_id: None,
         at: t0,
+        source: None,
     };
     let failed = DeliveryRecord {
         status: DeliveryStatus::Failed,
@@ -367,6 +368,7 @@ pub async fn suppressions(store: &dyn Store) {
         at: Utc::now(),
         detail: Some("Permanent/General: smtp; 550 5.1.1 user unknown".into()),
         notification_id: Some("01JNOTIF".into()),
+        user_id: Some("gus".into()),
     };
     store.suppress(&s).await.unwrap();
     assert_eq!(

@@ -62,7 +62,7 @@ pub async fn start(uses: Uses) -> Result<&'static App, crate::config::ConfigErro
     let sdk = load_sdk_config().await;
     let config = crate::adapters::secrets::resolve(Config::from_env(), &sdk).await?;
     // An http:// or malformed WEBHOOK_URL stops every function at once.
-    config.check_webhooks()?;
+    config.check_webhooks(uses.webhook_endpoint)?;
     let mut app = aws_app_using(config, &sdk, uses);
     if uses.tokens {
         app.require_verifier()?;

@@ -16,8 +16,8 @@ use crate::adapters::stats_buffer::StatsBuffer;
 use crate::error::StoreError;
 use crate::event::EventType;
 use crate::model::{
-    CLAIM_RETENTION, Channel, Connection, Counts, DeliveryRecord, DeliveryStatus, EventClaim,
-    MarkRead, Notification, Page, Retention, Suppression,
+    CLAIM_RETENTION, Channel, Connection, Counts, DeliveryRecord, EventClaim, MarkRead,
+    Notification, Page, Retention, Suppression,
 };
 use crate::ports::{
     Claims, Connections, Deliveries, Directory, Inbox, NewNotification, PreferenceStore, Recorded,
@@ -659,9 +659,11 @@ impl Inbox for DynamoStore {
             }
             match self.transact(actions).await {
                 Ok(()) => {
-                    // Its delivery log goes after it (TTL would remove what
-                    // a failure here leaves, with the notification's retention).
-                    self.delete_delivery_log(user_id, id).await?;
+                    // Its delivery log goes after it; what a failure here
+                    // leaves, TTL removes with the notification's retention.
+                    if let Err(e) = self.delete_delivery_log(user_id, id).await {
+                        tracing::warn!(error = %e, "notification deleted, its delivery log left to TTL");
+                    }
                     return Ok(true);
                 }
                 Err(e) if cancelled_by_condition(&e).is_some_and(|r| r.first() == Some(&true)) => {
@@ -841,12 +843,9 @@ impl Deliveries for DynamoStore {
             Err(StoreError::ConditionFailed) => return Ok(()),
             Err(e) => return Err(e),
         }
-        if rec.status != DeliveryStatus::Queued {
-            self.stats.count(
-                rec.at,
-                &delivery_counter(rec.channel, rec.status.as_str()),
-                1,
-            );
+        if let Some(status) = rec.counted_as() {
+            self.stats
+                .count(rec.at, &delivery_counter(rec.channel, status), 1);
         }
         Ok(())
     }

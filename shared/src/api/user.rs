@@ -170,10 +170,20 @@ pub async fn patch_preferences(call: &Call<'_>) -> Out {
     preferences_view(call, &prefs).await
 }
 
+/// Lifts the suppression of `address` if it came from the caller's own
+/// mail: one account naming an address that bounced or complained for
+/// another cannot lift it (the sender's reputation is the whole account's).
 async fn lift_suppression(call: &Call<'_>, address: &str) -> Result<(), ApiError> {
-    if call.app.store.lift_suppression(address).await? {
-        tracing::info!(user_id = %call.who.user_id, "suppressed address confirmed by its user; lifted");
+    let store = call.app.store.as_ref();
+    let Some(s) = store.suppression(address).await? else {
+        return Ok(());
+    };
+    if s.user_id.as_deref().is_some_and(|u| call.who.user_id != u) {
+        tracing::warn!(user_id = %call.who.user_id, "confirmed an address suppressed for another user's mail; not lifted");
+        return Ok(());
     }
+    store.lift_suppression(address).await?;
+    tracing::info!(user_id = %call.who.user_id, reason = ?s.reason, "suppressed address confirmed by its user; lifted");
     // SES keeps its own list (the configuration set suppresses bounces and
     // complaints too): without this the next email would bounce unsent.
     if let Err(e) = call.app.mailer.unsuppress(address).await {

@@ -30,6 +30,8 @@ where
 /// What a handler may want of a record besides its body.
 #[derive(Clone, Copy, Debug)]
 pub struct Received<'a> {
+    /// SQS's id of the message: the same at every redelivery.
+    pub message_id: Option<&'a str>,
     pub receipt_handle: Option<&'a str>,
     /// 1 on the first attempt.
     pub receive_count: u32,
@@ -53,6 +55,7 @@ where
             let id = record.message_id.clone().unwrap_or_default();
             let receive_count = record.attributes.get("ApproximateReceiveCount").cloned().unwrap_or_default();
             let received = Received {
+                message_id: record.message_id.as_deref(),
                 receipt_handle: record.receipt_handle.as_deref(),
                 receive_count: receive_count.parse().unwrap_or(1),
             };

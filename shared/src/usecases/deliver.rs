@@ -48,7 +48,22 @@ pub enum Delivered {
     Suppressed,
 }
 
-pub async fn deliver_job(app: &Sender<'_>, body: &str) -> Result<Delivered, MessageError> {
+/// One attempt at one job: the queue message it came from (its SQS id, the
+/// same at each redelivery), whether it is the queue's last, and when it began.
+#[derive(Clone, Copy, Debug)]
+pub struct Attempt<'a> {
+    pub source: Option<&'a str>,
+    /// 1 for the first receive of the message.
+    pub number: u32,
+    pub last: bool,
+    pub started: chrono::DateTime<chrono::Utc>,
+}
+
+pub async fn deliver_job(
+    app: &Sender<'_>,
+    body: &str,
+    attempt: Attempt<'_>,
+) -> Result<Delivered, MessageError> {
     let job: DeliveryJob = serde_json::from_str(body)
         .map_err(|e| MessageError::Poison(format!("invalid delivery job: {e}")))?;
     let span = match &job {
@@ -74,13 +89,17 @@ pub async fn deliver_job(app: &Sender<'_>, body: &str) -> Result<Delivered, Mess
             tracing::info_span!("delivery", channel = "sms", user_id = %user_id, notification_id = %notification_id)
         }
     };
-    deliver(app, job).instrument(span).await
+    deliver(app, job, attempt).instrument(span).await
 }
 
 /// One delivery log entry; its webhook, if it has one, is queued with it.
 /// `detail` is the devices' count (in-app) or the provider's message id.
+/// Keyed by the job's queue message, so a redelivered job's entry (and
+/// webhook) is the one already kept. A failure that will be retried
+/// (`retried`, and not the queue's last attempt) sends no webhook.
 async fn record(
     app: &Sender<'_>,
+    attempt: Attempt<'_>,
     (user_id, notification_id, channel): (&str, &str, Channel),
     status: DeliveryStatus,
     reason: Option<String>,
@@ -99,13 +118,37 @@ async fn record(
         reason,
         detail,
         provider_message_id,
-        at: app.clock.now(),
+        at: attempt.started,
+        // A job has one outcome, whatever its redeliveries; each failed
+        // attempt is an entry of its own.
+        source: attempt.source.map(|s| match status {
+            DeliveryStatus::Failed => format!("{s}-{}", attempt.number),
+            _ => s.to_owned(),
+        }),
     };
-    // A failure the sender retries is not the end: no webhook for it.
-    crate::usecases::webhooks::record_and_emit(app.log, app.webhooks, &rec, !retried).await
+    let final_outcome = !retried || attempt.last;
+    crate::usecases::webhooks::record_and_emit(app.log, app.webhooks, &rec, final_outcome).await
 }
 
-async fn deliver(app: &Sender<'_>, job: DeliveryJob) -> Result<Delivered, MessageError> {
+/// After the provider or a device took the message: logging it must not
+/// fail the job, or SQS would send it again. An error is logged instead.
+async fn record_sent(
+    app: &Sender<'_>,
+    attempt: Attempt<'_>,
+    target: (&str, &str, Channel),
+    status: DeliveryStatus,
+    detail: Option<String>,
+) {
+    if let Err(e) = record(app, attempt, target, status, None, detail, false).await {
+        tracing::error!(error = %e, "delivered, but not logged (or its webhook not queued)");
+    }
+}
+
+async fn deliver(
+    app: &Sender<'_>,
+    job: DeliveryJob,
+    attempt: Attempt<'_>,
+) -> Result<Delivered, MessageError> {
     match job {
         DeliveryJob::WebSocket {
             user_id,
@@ -119,6 +162,7 @@ async fn deliver(app: &Sender<'_>, job: DeliveryJob) -> Result<Delivered, Messag
             if connections.is_empty() {
                 record(
                     app,
+                    attempt,
                     (&user_id, &notification.id, Channel::InApp),
                     DeliveryStatus::Skipped,
                     Some("no open connection".into()),
@@ -145,15 +189,13 @@ async fn deliver(app: &Sender<'_>, job: DeliveryJob) -> Result<Delivered, Messag
                         Some("every connection was gone".into()),
                     )
                 };
-                record(
-                    app,
-                    (&user_id, &notification.id, Channel::InApp),
-                    status,
-                    reason,
-                    Some(format!("{devices} device(s)")),
-                    false,
-                )
-                .await?;
+                let target = (user_id.as_str(), notification.id.as_str(), Channel::InApp);
+                let detail = Some(format!("{devices} device(s)"));
+                if devices > 0 {
+                    record_sent(app, attempt, target, status, detail).await;
+                } else {
+                    record(app, attempt, target, status, reason, detail, false).await?;
+                }
                 return Ok(Delivered::Pushed {
                     devices,
                     gone,
@@ -170,6 +212,7 @@ async fn deliver(app: &Sender<'_>, job: DeliveryJob) -> Result<Delivered, Messag
                 // Nobody got it: the whole job is retried by SQS, no duplicate possible.
                 record(
                     app,
+                    attempt,
                     (&user_id, &notification.id, Channel::InApp),
                     DeliveryStatus::Failed,
                     Some(reason.clone()),
@@ -196,15 +239,14 @@ async fn deliver(app: &Sender<'_>, job: DeliveryJob) -> Result<Delivered, Messag
                 }])
                 .await?;
             tracing::warn!(%reason, retrying, "some pushes failed; re-queued for those connections");
-            record(
+            record_sent(
                 app,
+                attempt,
                 (&user_id, &notification.id, Channel::InApp),
                 DeliveryStatus::Delivered,
-                None,
                 Some(format!("{devices} device(s), {retrying} retrying")),
-                false,
             )
-            .await?;
+            .await;
             Ok(Delivered::Pushed {
                 devices,
                 gone,
@@ -228,6 +270,7 @@ async fn deliver(app: &Sender<'_>, job: DeliveryJob) -> Result<Delivered, Messag
                 tracing::info!(%reason, "email not sent");
                 record(
                     app,
+                    attempt,
                     (&user_id, &notification_id, Channel::Email),
                     DeliveryStatus::Suppressed,
                     Some(reason),
@@ -242,7 +285,13 @@ async fn deliver(app: &Sender<'_>, job: DeliveryJob) -> Result<Delivered, Messag
                 notification_id: notification_id.to_string(),
             };
             let sent = app.mailer.send(&to, &content, &tags).await;
-            outcome(app, &user_id, &notification_id, Channel::Email, sent).await
+            outcome(
+                app,
+                attempt,
+                (&user_id, &notification_id, Channel::Email),
+                sent,
+            )
+            .await
         }
         DeliveryJob::Sms {
             user_id,
@@ -251,48 +300,69 @@ async fn deliver(app: &Sender<'_>, job: DeliveryJob) -> Result<Delivered, Messag
             text,
         } => {
             let sent = app.sms.send_sms(&to, &text).await;
-            outcome(app, &user_id, &notification_id, Channel::Sms, sent).await
+            outcome(
+                app,
+                attempt,
+                (&user_id, &notification_id, Channel::Sms),
+                sent,
+            )
+            .await
         }
     }
 }
 
 /// Records what the mail or SMS provider said; a temporary failure goes back
-/// to the queue, a permanent one is recorded and not retried.
+/// to the queue (final on the queue's last attempt), a permanent one is
+/// recorded and not retried.
 async fn outcome(
     app: &Sender<'_>,
-    user_id: &str,
-    notification_id: &str,
-    channel: Channel,
+    attempt: Attempt<'_>,
+    target: (&str, &str, Channel),
     sent: Result<String, MailError>,
 ) -> Result<Delivered, MessageError> {
-    let (status, reason, detail) = match &sent {
-        // Accepted; email's feedback (delivered, bounced) comes from SES later.
-        Ok(message_id) => (DeliveryStatus::Sent, None, Some(message_id.clone())),
-        Err(MailError::Rejected(r)) => (DeliveryStatus::Rejected, Some(r.clone()), None),
-        Err(MailError::Temporary(r)) => (
-            DeliveryStatus::Failed,
-            Some(format!("{r} (retrying)")),
-            None,
-        ),
-    };
-    record(
-        app,
-        (user_id, notification_id, channel),
-        status,
-        reason,
-        detail,
-        status == DeliveryStatus::Failed,
-    )
-    .await?;
+    let channel = target.2;
     match sent {
-        Ok(message_id) => Ok(Delivered::Sent { message_id }),
+        // Accepted; email's feedback (delivered, bounced) comes from SES later.
+        Ok(message_id) => {
+            let id = Some(message_id.clone());
+            record_sent(app, attempt, target, DeliveryStatus::Sent, id).await;
+            Ok(Delivered::Sent { message_id })
+        }
         Err(MailError::Rejected(reason)) => {
             tracing::error!(%reason, channel = channel.as_str(), "rejected by the provider; not retried");
+            let why = Some(reason.clone());
+            record(
+                app,
+                attempt,
+                target,
+                DeliveryStatus::Rejected,
+                why,
+                None,
+                false,
+            )
+            .await?;
             Ok(Delivered::Rejected { reason })
         }
-        Err(MailError::Temporary(reason)) => Err(MessageError::Retry(format!(
-            "{}: {reason}",
-            channel.as_str()
-        ))),
+        Err(MailError::Temporary(reason)) => {
+            let logged = if attempt.last {
+                format!("{reason} (the last attempt; the job goes to the dead-letter queue)")
+            } else {
+                format!("{reason} (retrying)")
+            };
+            record(
+                app,
+                attempt,
+                target,
+                DeliveryStatus::Failed,
+                Some(logged),
+                None,
+                true,
+            )
+            .await?;
+            Err(MessageError::Retry(format!(
+                "{}: {reason}",
+                channel.as_str()
+            )))
+        }
     }
 }

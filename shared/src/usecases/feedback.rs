@@ -102,7 +102,7 @@ fn interpret(e: &SesEvent) -> Option<Meaning> {
         }
         "DeliveryDelay" => {
             let d = e.delivery_delay.as_ref()?;
-            let mut reason = format!("delayed: {}", d.delay_type);
+            let mut reason = format!("{}{}", crate::model::DELAY_PREFIX, d.delay_type);
             if let Some(until) = d.expiration_time {
                 reason = format!("{reason}; SES keeps trying until {}", until.to_rfc3339());
             }
@@ -155,6 +155,7 @@ pub async fn record_feedback(app: &Feedback<'_>, body: &str) -> Result<Recorded,
                     at,
                     detail: reason.clone(),
                     notification_id: Some(tags.notification_id.clone()),
+                    user_id: Some(tags.user_id.clone()),
                 })
                 .await?;
             tracing::warn!(%address, reason = ?why, "address suppressed: no more email goes to it until the user confirms it");
@@ -170,6 +171,7 @@ pub async fn record_feedback(app: &Feedback<'_>, body: &str) -> Result<Recorded,
         detail: None,
         provider_message_id: Some(event.mail.message_id.clone()),
         at,
+        source: None,
     };
     crate::usecases::webhooks::record_and_emit(app.log, app.webhooks, &rec, true).await?;
     Ok(Recorded::Logged { status, suppressed })

@@ -286,17 +286,18 @@ pub(crate) async fn process(
                         reason: Some(missing.into()),
                         detail: None,
                         provider_message_id: None,
-                        at: now,
+                        // The claim's time: a retried event logs it once.
+                        at: claim.created_at,
+                        source: None,
                     })
                     .await?;
             }
         }
     }
-    if !jobs.is_empty() {
-        app.deliveries
-            .send(jobs.iter().map(|j| OutMessage::now(j.to_body())).collect())
-            .await?;
-    }
+    // Everything that can fail, and be done twice harmlessly, comes before
+    // the jobs are queued: once they are, only the claim's `dispatched` is
+    // left, so a failure can never queue (and send) them a second time.
+    //
     // Email and SMS wait on the queue for the sender; the log shows it (a
     // job stuck there, or dead-lettered, is `queued` and nothing after).
     // In-app goes out within milliseconds: no entry for its wait.
@@ -310,13 +311,19 @@ pub(crate) async fn process(
                 reason: None,
                 detail: None,
                 provider_message_id: None,
-                at: now,
+                at: claim.created_at,
+                source: None,
             })
             .await?;
     }
-    // Before the claim is marked done: a failure here retries the event,
-    // which queues the webhook again (same id, so the shop can dedupe).
+    // A failure retries the event, which queues the webhook again (same id,
+    // so the shop can dedupe).
     crate::usecases::webhooks::emit(app.webhooks, webhooks).await?;
+    if !jobs.is_empty() {
+        app.deliveries
+            .send(jobs.iter().map(|j| OutMessage::now(j.to_body())).collect())
+            .await?;
+    }
     app.claims.mark_dispatched(&event.id).await?;
     tracing::info!(notification_id = %claim.notification_id, channels = ?channels, "notification created");
     Ok(Processed::Created {

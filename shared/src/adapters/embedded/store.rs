@@ -21,8 +21,8 @@ use crate::adapters::keys::*;
 use crate::error::StoreError;
 use crate::event::EventType;
 use crate::model::{
-    CLAIM_RETENTION, Channel, Connection, Counts, DeliveryRecord, DeliveryStatus, EventClaim,
-    MarkRead, Notification, Page, Retention, Suppression,
+    CLAIM_RETENTION, Channel, Connection, Counts, DeliveryRecord, EventClaim, MarkRead,
+    Notification, Page, Retention, Suppression,
 };
 use crate::ports::{
     Claims, Connections, Deliveries, Directory, Inbox, NewNotification, PreferenceStore, Recorded,
@@ -595,8 +595,10 @@ impl TemplateStore for EmbeddedStore {
 impl Deliveries for EmbeddedStore {
     async fn record_delivery(&self, rec: &DeliveryRecord) -> Result<(), StoreError> {
         let rec = rec.clone();
-        let (at, counter) = (rec.at, delivery_counter(rec.channel, rec.status.as_str()));
-        let counted = rec.status != DeliveryStatus::Queued;
+        let at = rec.at;
+        let counter = rec
+            .counted_as()
+            .map(|status| delivery_counter(rec.channel, status));
         // The same fact twice is kept, and counted, once (as on DynamoDB).
         let new = write(&self.db, ITEMS, false, move |t| {
             let k = key(
@@ -612,7 +614,7 @@ impl Deliveries for EmbeddedStore {
             Ok(true)
         })
         .await?;
-        if counted && new {
+        if let (Some(counter), true) = (counter, new) {
             self.stats.count(at, &counter, 1);
         }
         Ok(())
