@@ -726,7 +726,7 @@ fn the_template_wires_ses_feedback_and_webhooks() {
     // The webhooks function's retries: the delay before each next attempt,
     // set as the failed message's visibility timeout (5 s, 5 min, 30 min,
     // 2 h, 5 h, 10 h, 10 h), eight attempts in all.
-    let backoff_secs: [u64; 7] = [5, 300, 1800, 7200, 18_000, 36_000, 36_000];
+    let backoff_secs = shared::webhook::RETRY_SCHEDULE_SECS;
     assert!(
         backoff_secs.iter().all(|&d| d <= 12 * 3600),
         "SQS takes a visibility timeout of 12 h at most"
@@ -1196,5 +1196,22 @@ async fn debug_logs_appear_only_when_the_level_says_debug() {
         info.lines()
             .any(|l| level_of(l).as_deref() == Some("ERROR") && l.contains(REQUEST_ID)),
         "no error line at INFO:\n{info}"
+    );
+}
+
+/// The sender treats its attempt number `DELIVERIES_MAX_RECEIVES` as the
+/// last (final failure, webhook): the queue must dead-letter right after it.
+#[test]
+fn the_deliveries_queue_dead_letters_after_the_senders_last_attempt() {
+    let q = resource(&template(), "DeliveriesQueue");
+    assert!(
+        has_line(
+            &q,
+            &format!(
+                "maxReceiveCount: {}",
+                shared::quotas::DELIVERIES_MAX_RECEIVES
+            )
+        ),
+        "DeliveriesQueue's maxReceiveCount is not shared::quotas::DELIVERIES_MAX_RECEIVES:\n{q}"
     );
 }
