@@ -17,6 +17,7 @@ mod local_stack;
 mod openapi;
 mod order_events;
 mod pipeline;
+mod push;
 mod quotas;
 mod reliability;
 mod sample_events;

@@ -19,6 +19,7 @@ pub mod model;
 pub mod ports;
 pub mod preferences;
 pub mod protocol;
+pub mod push;
 pub mod quotas;
 pub mod ses_events;
 pub mod template;
