@@ -146,3 +146,8 @@ async fn read_notifications_deliveries_and_claims_carry_a_ttl() {
     .expect("deliveries expire");
     assert!((d - want).abs() <= 2, "delivery ttl {d}, want {want}");
 }
+
+#[tokio::test]
+async fn push_subscriptions() {
+    contract::push_subscriptions(&store().await).await;
+}

@@ -202,3 +202,9 @@ async fn expired_items_are_purged_and_unread_ones_kept() {
     );
     assert_eq!(s.unread_count("lea").await.unwrap(), 2);
 }
+
+#[tokio::test]
+async fn push_subscriptions() {
+    let (_dir, s) = store();
+    contract::push_subscriptions(&s).await;
+}

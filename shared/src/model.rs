@@ -16,16 +16,19 @@ pub enum Channel {
     InApp,
     Email,
     Sms,
+    /// Web Push (VAPID): the lock screen or desktop of a user with no tab open.
+    Push,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 3] = [Channel::InApp, Channel::Email, Channel::Sms];
+    pub const ALL: [Channel; 4] = [Channel::InApp, Channel::Email, Channel::Sms, Channel::Push];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::InApp => "in_app",
             Channel::Email => "email",
             Channel::Sms => "sms",
+            Channel::Push => "push",
         }
     }
 

@@ -167,6 +167,59 @@ pub fn sort_deliveries(log: &mut [DeliveryRecord]) {
     });
 }
 
+/// Each user's Web Push subscriptions (at most
+/// [`crate::push::MAX_SUBSCRIPTIONS`], the oldest dropped first).
+#[async_trait]
+pub trait PushSubscriptions: Send + Sync {
+    /// Stores a subscription, or updates the one with its endpoint.
+    async fn put_subscription(
+        &self,
+        user_id: &str,
+        subscription: &crate::push::Subscription,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Returns whether there was one with that endpoint.
+    async fn delete_subscription(&self, user_id: &str, endpoint: &str) -> Result<bool, StoreError>;
+    /// Oldest first.
+    async fn subscriptions_of(
+        &self,
+        user_id: &str,
+    ) -> Result<Vec<crate::push::StoredSubscription>, StoreError>;
+}
+
+/// What a new subscription keeps: updated in place when its endpoint is
+/// known (its first `created_at` stays), and past the limit the oldest go.
+/// Returns the one to store and the endpoints to delete.
+pub fn subscription_change(
+    existing: &[crate::push::StoredSubscription],
+    subscription: &crate::push::Subscription,
+    now: DateTime<Utc>,
+) -> (crate::push::StoredSubscription, Vec<String>) {
+    let created_at = existing
+        .iter()
+        .find(|s| s.subscription.endpoint == subscription.endpoint)
+        .map_or(now, |s| s.created_at);
+    let mut others: Vec<&crate::push::StoredSubscription> = existing
+        .iter()
+        .filter(|s| s.subscription.endpoint != subscription.endpoint)
+        .collect();
+    others.sort_by_key(|s| s.created_at);
+    let excess = (others.len() + 1).saturating_sub(crate::push::MAX_SUBSCRIPTIONS);
+    let dropped = others
+        .iter()
+        .take(excess)
+        .map(|s| s.subscription.endpoint.clone())
+        .collect();
+    (
+        crate::push::StoredSubscription {
+            subscription: subscription.clone(),
+            created_at,
+            updated_at: now,
+        },
+        dropped,
+    )
+}
+
 /// Addresses no email goes to: hard bounces and complaints.
 #[async_trait]
 pub trait Suppressions: Send + Sync {
@@ -218,6 +271,7 @@ pub trait Store:
     + TemplateStore
     + Deliveries
     + Suppressions
+    + PushSubscriptions
     + Directory
     + Statistics
 {
@@ -231,6 +285,7 @@ impl<T> Store for T where
         + TemplateStore
         + Deliveries
         + Suppressions
+        + PushSubscriptions
         + Directory
         + Statistics
 {

@@ -29,11 +29,13 @@ impl Preferences {
     /// In-app is on for everything; email for orders and payments, not for
     /// system announcements (which are bulk by nature); SMS costs money per
     /// message, so users opt in.
+    /// Web push, like email, is on for orders and payments (free to send,
+    /// and only when no tab of the user is open); announcements are bulk.
     pub fn default_for(category: Category, channel: Channel) -> bool {
         match (category, channel) {
             (_, Channel::InApp) => true,
-            (Category::System, Channel::Email) => false,
-            (_, Channel::Email) => true,
+            (Category::System, Channel::Email | Channel::Push) => false,
+            (_, Channel::Email | Channel::Push) => true,
             (_, Channel::Sms) => false,
         }
     }

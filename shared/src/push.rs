@@ -113,6 +113,18 @@ pub struct SubscriptionKeys {
     pub auth: String,
 }
 
+/// A subscription as stored for a user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredSubscription {
+    pub subscription: Subscription,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Subscriptions kept per user; a new one past this drops the oldest.
+pub const MAX_SUBSCRIPTIONS: usize = 20;
+
 /// Longest endpoint accepted (push services' are a few hundred bytes).
 pub const MAX_ENDPOINT_LEN: usize = 2048;
 

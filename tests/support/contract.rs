@@ -666,3 +666,59 @@ async fn every_user(store: &dyn Store, page: usize) -> Vec<String> {
     }
     all
 }
+
+/// Push subscriptions: one per endpoint, the same endpoint again updates it,
+/// at most `MAX_SUBSCRIPTIONS` per user with the oldest dropped.
+pub async fn push_subscriptions(store: &dyn Store) {
+    use shared::push::{MAX_SUBSCRIPTIONS, Subscription, SubscriptionKeys};
+    let sub = |i: usize, auth: &str| Subscription {
+        endpoint: format!("https://push.example.net/send/{i}"),
+        expiration_time: None,
+        keys: SubscriptionKeys {
+            p256dh: format!("key{i}"),
+            auth: auth.into(),
+        },
+    };
+    let t0 = Utc::now();
+    for i in 0..MAX_SUBSCRIPTIONS {
+        store
+            .put_subscription("pia", &sub(i, "a"), t0 + Duration::seconds(i as i64))
+            .await
+            .unwrap();
+    }
+    // The same endpoint again: an update, its first time kept.
+    store
+        .put_subscription("pia", &sub(3, "b"), t0 + Duration::hours(1))
+        .await
+        .unwrap();
+    let all = store.subscriptions_of("pia").await.unwrap();
+    assert_eq!(all.len(), MAX_SUBSCRIPTIONS);
+    let third = all
+        .iter()
+        .find(|s| s.subscription.endpoint.ends_with("/3"))
+        .unwrap();
+    assert_eq!(third.subscription.keys.auth, "b");
+    assert_eq!(third.created_at, t0 + Duration::seconds(3));
+    // One more: the oldest goes.
+    store
+        .put_subscription("pia", &sub(99, "a"), t0 + Duration::hours(2))
+        .await
+        .unwrap();
+    let all = store.subscriptions_of("pia").await.unwrap();
+    assert_eq!(all.len(), MAX_SUBSCRIPTIONS);
+    assert!(!all.iter().any(|s| s.subscription.endpoint.ends_with("/0")));
+    assert!(all.iter().any(|s| s.subscription.endpoint.ends_with("/99")));
+    assert!(
+        store
+            .delete_subscription("pia", "https://push.example.net/send/99")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .delete_subscription("pia", "https://push.example.net/send/99")
+            .await
+            .unwrap()
+    );
+    assert!(store.subscriptions_of("pio").await.unwrap().is_empty());
+}

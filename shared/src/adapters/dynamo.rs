@@ -20,8 +20,9 @@ use crate::model::{
     Notification, Page, Retention, Suppression,
 };
 use crate::ports::{
-    Claims, Connections, Deliveries, Directory, Inbox, NewNotification, PreferenceStore, Recorded,
-    Statistics, StatsHour, Suppressions, TemplateStore, check_read_page, sort_deliveries,
+    Claims, Connections, Deliveries, Directory, Inbox, NewNotification, PreferenceStore,
+    PushSubscriptions, Recorded, Statistics, StatsHour, Suppressions, TemplateStore,
+    check_read_page, sort_deliveries, subscription_change,
 };
 use crate::preferences::Preferences;
 use crate::template::TemplateOverride;
@@ -863,6 +864,61 @@ impl Deliveries for DynamoStore {
             .collect::<Result<Vec<DeliveryRecord>, _>>()?;
         sort_deliveries(&mut log);
         Ok(log)
+    }
+}
+
+#[async_trait]
+impl PushSubscriptions for DynamoStore {
+    async fn put_subscription(
+        &self,
+        user_id: &str,
+        subscription: &crate::push::Subscription,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let existing = self.subscriptions_of(user_id).await?;
+        let (stored, dropped) = subscription_change(&existing, subscription, now);
+        let item = to_item(user_pk(user_id), push_sk(&subscription.endpoint), &stored)?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(backend)?;
+        for endpoint in dropped {
+            self.delete_subscription(user_id, &endpoint).await?;
+        }
+        Ok(())
+    }
+
+    async fn delete_subscription(&self, user_id: &str, endpoint: &str) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(user_id), push_sk(endpoint))))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+    }
+
+    async fn subscriptions_of(
+        &self,
+        user_id: &str,
+    ) -> Result<Vec<crate::push::StoredSubscription>, StoreError> {
+        let mut subs = self
+            .query_all(
+                "PK = :pk AND begins_with(SK, :sk)",
+                &[(":pk", user_pk(user_id)), (":sk", PUSH_PREFIX.to_owned())],
+            )
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<Vec<crate::push::StoredSubscription>, _>>()?;
+        subs.sort_by_key(|s| s.created_at);
+        Ok(subs)
     }
 }
 

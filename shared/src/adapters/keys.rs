@@ -10,6 +10,7 @@
 //! | preferences       | `USER#u`       | `PREFS`                     |
 //! | delivery log entry| `USER#u`       | `DELIVERY#<ulid>#<channel>#<entry>` |
 //! | suppressed address| `SUPPRESSED#<address>` | `SUPPRESSION`       |
+//! | push subscription | `USER#u`       | `PUSH#<sha256 of endpoint>` |
 //! | template override | `TEMPLATE`     | `<type>#<channel>`          |
 //! | event claim       | `EVENT#id`     | `EVENT`                     |
 //! | statistics        | `STATS#<hour>#<shard>` | `COUNTS` (`COUNTS#<shard>` in DynamoDB) |
@@ -133,6 +134,22 @@ pub fn suppression_pk(address: &str) -> String {
 }
 
 pub const SUPPRESSION_SK: &str = "SUPPRESSION";
+
+pub const PUSH_PREFIX: &str = "PUSH#";
+/// Sorts just after every `PUSH#…` key.
+pub const PUSH_END: &str = "PUSH$";
+
+/// A user's push subscription, by a digest of its endpoint (endpoints are
+/// long URLs; the digest keeps the key short and one per endpoint).
+pub fn push_sk(endpoint: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(endpoint.as_bytes());
+    format!(
+        "{PUSH_PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
+    )
+}
 
 pub fn template_sk(kind: EventType, channel: Channel) -> String {
     format!("{}#{}", kind.as_str(), channel.as_str())

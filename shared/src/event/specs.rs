@@ -59,6 +59,7 @@ pub struct DefaultTemplates {
     pub in_app: DefaultInApp,
     pub email: DefaultEmail,
     pub sms: DefaultSms,
+    pub push: DefaultPush,
 }
 
 #[derive(Debug)]
@@ -82,6 +83,13 @@ pub struct DefaultSms {
     pub text: &'static str,
 }
 
+#[derive(Debug)]
+pub struct DefaultPush {
+    pub title: &'static str,
+    pub body: &'static str,
+    pub action_url: &'static str,
+}
+
 /// The default templates of the type named `$name`, from
 /// `shared/templates/$name/<channel>.<field>.j2`, included at build time.
 macro_rules! templates {
@@ -102,6 +110,11 @@ macro_rules! templates {
             },
             sms: DefaultSms {
                 text: templates!(@file $name, "sms.text"),
+            },
+            push: DefaultPush {
+                title: templates!(@file $name, "push.title"),
+                body: templates!(@file $name, "push.body"),
+                action_url: templates!(@file $name, "push.actionUrl"),
             },
         }
     };

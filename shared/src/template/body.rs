@@ -39,12 +39,23 @@ pub struct SmsTemplate {
     pub text: String,
 }
 
+/// A web push: what the lock screen or desktop shows, and where a click goes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PushTemplate {
+    pub title: String,
+    pub body: String,
+    #[serde(default)]
+    pub action_url: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum TemplateBody {
     InApp(InAppTemplate),
     Email(EmailTemplate),
     Sms(SmsTemplate),
+    Push(PushTemplate),
 }
 
 impl TemplateBody {
@@ -53,6 +64,7 @@ impl TemplateBody {
             TemplateBody::InApp(_) => Channel::InApp,
             TemplateBody::Email(_) => Channel::Email,
             TemplateBody::Sms(_) => Channel::Sms,
+            TemplateBody::Push(_) => Channel::Push,
         }
     }
 
@@ -74,6 +86,11 @@ impl TemplateBody {
                 ]
             }
             TemplateBody::Sms(t) => vec![("text", &t.text)],
+            TemplateBody::Push(t) => vec![
+                ("title", &t.title),
+                ("body", &t.body),
+                ("actionUrl", &t.action_url),
+            ],
         }
     }
 
@@ -83,6 +100,7 @@ impl TemplateBody {
             Channel::InApp => serde_json::from_slice(body).map(TemplateBody::InApp),
             Channel::Email => serde_json::from_slice(body).map(TemplateBody::Email),
             Channel::Sms => serde_json::from_slice(body).map(TemplateBody::Sms),
+            Channel::Push => serde_json::from_slice(body).map(TemplateBody::Push),
         };
         res.map_err(|e| ValidationError::new("body", e.to_string()))
     }

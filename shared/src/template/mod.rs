@@ -14,8 +14,10 @@ mod render;
 mod sms_length;
 mod validate;
 
-pub use body::{EmailTemplate, InAppTemplate, SmsTemplate, TemplateBody, TemplateOverride};
+pub use body::{
+    EmailTemplate, InAppTemplate, PushTemplate, SmsTemplate, TemplateBody, TemplateOverride,
+};
 pub use defaults::{default_template, sample_event};
-pub use render::{RenderError, RenderedEmail, RenderedInApp, Templates};
+pub use render::{RenderError, RenderedEmail, RenderedInApp, RenderedPush, Templates};
 pub use sms_length::{MAX_SMS_SEGMENTS, SmsLength, sms_length};
 pub use validate::{MAX_TEMPLATE_BYTES, validate_override};

@@ -24,6 +24,14 @@ pub struct RenderedInApp {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RenderedPush {
+    pub title: String,
+    pub body: String,
+    pub action_url: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RenderedEmail {
     pub subject: String,
     pub text: String,
@@ -132,6 +140,18 @@ impl Templates {
             action_url: non_empty(r("actionUrl")?),
             action_text: non_empty(r("actionText")?),
             priority,
+        })
+    }
+
+    /// The web push's title, body and link (empty link: none).
+    pub fn render_push(&self, event: &BusinessEvent) -> Result<RenderedPush, RenderError> {
+        let ctx = context(event);
+        let r = |f| self.render_field(event.kind, Channel::Push, f, &ctx);
+        let url = r("actionUrl")?;
+        Ok(RenderedPush {
+            title: r("title")?,
+            body: r("body")?,
+            action_url: if url.is_empty() { None } else { Some(url) },
         })
     }
 

@@ -80,6 +80,29 @@ pub fn validate_override(kind: EventType, body: &TemplateBody) -> Result<(), Val
             Err(_) => {}
         }
     }
+    if let TemplateBody::Push(t) = body {
+        if t.title.trim().is_empty() {
+            return Err(ValidationError::new("title", "must not be empty"));
+        }
+        // A click opens the link: the same rule as the in-app one.
+        let templates = Templates::compile(&[TemplateOverride {
+            kind,
+            channel: Channel::Push,
+            body: body.clone(),
+            updated_at: chrono::Utc::now(),
+        }]);
+        match templates.render_push(&sample_event(kind)) {
+            Ok(rendered) => {
+                if let Some(url) = rendered.action_url {
+                    crate::links::check_action_url("actionUrl", &url, false)?;
+                }
+            }
+            Err(e) if e.name.ends_with("/actionUrl") => {
+                return Err(ValidationError::new("actionUrl", e.to_string()));
+            }
+            Err(_) => {}
+        }
+    }
     if let TemplateBody::Sms(_) = body {
         // Render with sample data: the length is what a user would receive.
         let sample = sample_event(kind);

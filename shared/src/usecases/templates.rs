@@ -157,5 +157,6 @@ fn rendered(templates: &Templates, kind: EventType, channel: Channel) -> Value {
                 .render_sms(&event)
                 .map(|text| json!({"text": text, "length": sms_length(&text)})),
         ),
+        Channel::Push => show(templates.render_push(&event).map(|r| json!(r))),
     }
 }

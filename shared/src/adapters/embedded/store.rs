@@ -25,8 +25,9 @@ use crate::model::{
     Notification, Page, Retention, Suppression,
 };
 use crate::ports::{
-    Claims, Connections, Deliveries, Directory, Inbox, NewNotification, PreferenceStore, Recorded,
-    Statistics, StatsHour, Suppressions, TemplateStore, check_read_page, sort_deliveries,
+    Claims, Connections, Deliveries, Directory, Inbox, NewNotification, PreferenceStore,
+    PushSubscriptions, Recorded, Statistics, StatsHour, Suppressions, TemplateStore,
+    check_read_page, sort_deliveries, subscription_change,
 };
 use crate::preferences::Preferences;
 use crate::template::TemplateOverride;
@@ -637,6 +638,61 @@ impl Deliveries for EmbeddedStore {
         .collect();
         sort_deliveries(&mut log);
         Ok(log)
+    }
+}
+
+#[async_trait]
+impl PushSubscriptions for EmbeddedStore {
+    async fn put_subscription(
+        &self,
+        user_id: &str,
+        subscription: &crate::push::Subscription,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (user, sub) = (user_id.to_owned(), subscription.clone());
+        write(&self.db, ITEMS, true, move |t| {
+            let pk = user_pk(&user);
+            let existing: Vec<crate::push::StoredSubscription> = scan(
+                t,
+                &key(&pk, PUSH_PREFIX),
+                &key(&pk, PUSH_END),
+                false,
+                |_, _| true,
+                usize::MAX,
+            )?
+            .into_iter()
+            .map(|(_, s)| s)
+            .collect();
+            let (stored, dropped) = subscription_change(&existing, &sub, now);
+            put(t, &key(&pk, &push_sk(&sub.endpoint)), &stored)?;
+            for endpoint in dropped {
+                remove(t, &key(&pk, &push_sk(&endpoint)))?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_subscription(&self, user_id: &str, endpoint: &str) -> Result<bool, StoreError> {
+        let k = key(&user_pk(user_id), &push_sk(endpoint));
+        write(&self.db, ITEMS, true, move |t| remove(t, &k)).await
+    }
+
+    async fn subscriptions_of(
+        &self,
+        user_id: &str,
+    ) -> Result<Vec<crate::push::StoredSubscription>, StoreError> {
+        let pk = user_pk(user_id);
+        let (lo, hi) = (key(&pk, PUSH_PREFIX), key(&pk, PUSH_END));
+        let mut subs: Vec<crate::push::StoredSubscription> = read(&self.db, ITEMS, move |t| {
+            scan(t, &lo, &hi, false, |_, _| true, usize::MAX)
+        })
+        .await?
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect();
+        subs.sort_by_key(|s| s.created_at);
+        Ok(subs)
     }
 }
 
