@@ -99,3 +99,236 @@ fn push_requests_decrypt_and_verify_with_independent_implementations() {
     assert_eq!(out["claims"]["sub"], "mailto:ops@shop.example");
     assert_eq!(out["k"], key.public_key());
 }
+
+mod stack {
+    //! Web push end to end on the local stack: the test is the browser (it
+    //! makes the subscriber's keys) and the push service (a loopback sink).
+
+    use std::net::SocketAddr;
+    use std::time::Duration;
+
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+    use integration::client::{Client, http};
+    use integration::hooks::{Answer, Receiver};
+    use integration::stack::{post_event, start_with, temp_dir, token};
+    use integration::*;
+    use p256::elliptic_curve::sec1::ToEncodedPoint;
+    use serde_json::{Value, json};
+
+    async fn call(
+        addr: SocketAddr,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Value,
+    ) -> (u16, Value) {
+        let auth = format!("Bearer {token}");
+        http(
+            addr,
+            method,
+            path,
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/json"),
+            ],
+            Some(&body.to_string()),
+        )
+        .await
+    }
+
+    fn event(id: &str, user: &str, order: &str) -> Value {
+        json!({"id": id, "type": "order.status_changed", "userId": user,
+            "occurredAt": "2026-11-29T10:00:00Z",
+            "data": {"orderId": order, "status": "shipped"}})
+    }
+
+    #[tokio::test]
+    async fn a_user_with_no_tab_open_gets_an_encrypted_signed_web_push_and_an_open_tab_gets_none() {
+        let sink = Receiver::start().await;
+        let stack = start_with(temp_dir("web-push"), |_| {}).await;
+        let addr = stack.http_addr;
+        // The key, without a token.
+        let (s, key) = http(addr, "GET", "/push/vapid-public-key", &[], None).await;
+        assert_eq!(s, 200, "{key}");
+        let public_key = key["publicKey"].as_str().unwrap().to_owned();
+        assert_eq!(B64URL.decode(&public_key).unwrap().len(), 65);
+
+        // The browser's keys and subscription (its endpoint: our sink).
+        let ua = p256::SecretKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
+        let auth = [9u8; 16];
+        let endpoint = format!("http://{}/push/abc", sink.addr);
+        let sub = json!({"endpoint": endpoint, "expirationTime": null, "keys": {
+            "p256dh": B64URL.encode(ua.public_key().to_encoded_point(false).as_bytes()),
+            "auth": B64URL.encode(auth)}});
+        let t = token(&stack, "pat").await;
+        let (s, b) = call(addr, "POST", "/push/subscriptions", &t, sub.clone()).await;
+        assert_eq!(s, 201, "{b}");
+        // Again: an update, not a second subscription.
+        assert_eq!(
+            call(addr, "POST", "/push/subscriptions", &t, sub.clone())
+                .await
+                .0,
+            201
+        );
+        assert_eq!(
+            stack.app.store.subscriptions_of("pat").await.unwrap().len(),
+            1
+        );
+        // Bad ones name the field.
+        for (bad, field) in [
+            (
+                json!({"endpoint": endpoint, "keys": {"p256dh": B64URL.encode([4u8; 65]), "auth": B64URL.encode(auth)}}),
+                "keys.p256dh",
+            ),
+            (
+                json!({"endpoint": endpoint, "keys": {"p256dh": sub["keys"]["p256dh"], "auth": "AAAA"}}),
+                "keys.auth",
+            ),
+            (
+                json!({"endpoint": "http://push.example.net/x", "keys": sub["keys"]}),
+                "endpoint",
+            ),
+        ] {
+            let (s, b) = call(addr, "POST", "/push/subscriptions", &t, bad).await;
+            assert_eq!((s, b["error"]["field"].as_str()), (400, Some(field)), "{b}");
+        }
+        let big = json!({"endpoint": endpoint, "keys": sub["keys"], "pad": "x".repeat(5000)});
+        let (s, b) = call(addr, "POST", "/push/subscriptions", &t, big).await;
+        assert_eq!(
+            (s, b["error"]["field"].as_str()),
+            (400, Some("body")),
+            "{b}"
+        );
+
+        // No tab open: the event becomes a web push.
+        assert_eq!(
+            post_event(&stack, &event("wp1", "pat", "o_77")).await.0,
+            202
+        );
+        wait_until("the push at the sink", Duration::from_secs(20), || async {
+            !sink.received().is_empty()
+        })
+        .await;
+        let push = sink.received()[0].clone();
+        assert_eq!(push.header("content-encoding"), Some("aes128gcm"));
+        assert_eq!(push.header("urgency"), Some("normal"));
+        assert_eq!(push.header("ttl"), Some("86400"));
+        assert_eq!(push.header("topic").map(str::len), Some(32));
+        let out = super::python(
+            super::CHECK,
+            &json!({
+                "uaPrivate": B64URL.encode(ua.to_bytes()),
+                "auth": B64URL.encode(auth),
+                "body": B64URL.encode(&push.raw),
+                "authorization": push.header("authorization").unwrap(),
+                "aud": format!("http://{}", sink.addr),
+            }),
+        );
+        assert_eq!(out["k"], public_key, "signed with the advertised key");
+        let payload: Value = serde_json::from_str(out["plain"].as_str().unwrap()).unwrap();
+        assert_eq!(payload["title"], "Order o_77 is shipped");
+        assert_eq!(payload["actionUrl"], "/orders/o_77");
+        assert_eq!(payload["tag"], "order-o_77");
+        let id = payload["id"].as_str().unwrap().to_owned();
+        let (_, log) = call(
+            addr,
+            "GET",
+            &format!("/notifications/{id}/deliveries"),
+            &t,
+            Value::Null,
+        )
+        .await;
+        let push_steps: Vec<&str> = log["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["channel"] == "push")
+            .map(|d| d["status"].as_str().unwrap())
+            .collect();
+        assert_eq!(push_steps, ["queued", "delivered"], "{log}");
+
+        // A tab open: the in-app notification, no web push.
+        let mut tab = Client::connect(&stack.ws_url(), &t).await.unwrap();
+        assert_eq!(
+            post_event(&stack, &event("wp2", "pat", "o_78")).await.0,
+            202
+        );
+        let n = tab.expect("notification:new").await;
+        let id2 = n["data"]["id"].as_str().unwrap().to_owned();
+        let skipped = wait_for(
+            "the push step in the log",
+            Duration::from_secs(10),
+            || async {
+                let (_, log) = call(
+                    addr,
+                    "GET",
+                    &format!("/notifications/{id2}/deliveries"),
+                    &t,
+                    Value::Null,
+                )
+                .await;
+                log["deliveries"]
+                    .as_array()?
+                    .iter()
+                    .find(|d| d["channel"] == "push" && d["status"] != "queued")
+                    .cloned()
+            },
+        )
+        .await;
+        assert_eq!(skipped["status"], "skipped", "{skipped}");
+        assert_eq!(
+            sink.received().len(),
+            1,
+            "no second push while a tab is open"
+        );
+        drop(tab);
+
+        // The push service says the subscription is gone: it is deleted.
+        wait_until(
+            "the tab's connection to close",
+            Duration::from_secs(10),
+            || async {
+                stack
+                    .app
+                    .store
+                    .connections_of("pat")
+                    .await
+                    .unwrap()
+                    .is_empty()
+            },
+        )
+        .await;
+        sink.answer(Answer::Status(410));
+        assert_eq!(
+            post_event(&stack, &event("wp3", "pat", "o_79")).await.0,
+            202
+        );
+        wait_until(
+            "the subscription to be dropped",
+            Duration::from_secs(20),
+            || async {
+                stack
+                    .app
+                    .store
+                    .subscriptions_of("pat")
+                    .await
+                    .unwrap()
+                    .is_empty()
+            },
+        )
+        .await;
+        assert_eq!(sink.received().len(), 2);
+        // Unsubscribing something unknown is fine.
+        let (s, _) = call(
+            addr,
+            "DELETE",
+            "/push/subscriptions",
+            &t,
+            json!({"endpoint": endpoint}),
+        )
+        .await;
+        assert_eq!(s, 204);
+        stack.stop().await;
+    }
+}

@@ -150,6 +150,15 @@ impl Site {
             ("GET", "/notify-client.js") => {
                 asset("text/javascript; charset=utf-8", crate::web::CLIENT)
             }
+            ("GET", "/sw.js") => {
+                let mut r = asset("text/javascript; charset=utf-8", crate::web::SERVICE_WORKER);
+                // It may control the whole site from the root.
+                r.headers_mut().insert(
+                    "service-worker-allowed",
+                    hyper::header::HeaderValue::from_static("/"),
+                );
+                r
+            }
             ("GET", "/admin" | "/admin.html") => {
                 asset("text/html; charset=utf-8", crate::web::ADMIN)
             }

@@ -136,6 +136,25 @@ impl QuotaMeters {
     }
 }
 
+/// The local stack's VAPID key: `vapid.key` in the data directory, made
+/// the first time.
+fn local_vapid_key(data_dir: &std::path::Path) -> Result<String, StartError> {
+    let path = data_dir.join("vapid.key");
+    if let Ok(k) = std::fs::read_to_string(&path) {
+        return Ok(k.trim().to_owned());
+    }
+    let key = shared::push::VapidKey::generate().private_base64url();
+    std::fs::create_dir_all(data_dir)
+        .and_then(|_| std::fs::write(&path, format!("{key}\n")))
+        .map_err(|e| {
+            StartError::Config(format!(
+                "cannot keep the VAPID key in {}: {e}",
+                path.display()
+            ))
+        })?;
+    Ok(key)
+}
+
 /// A mapping's MaximumConcurrency scaled, at least AWS's minimum of 2.
 fn scaled_concurrency(max: u32, scale: f64) -> usize {
     ((f64::from(max) * scale).floor() as usize).max(2)
@@ -388,6 +407,12 @@ pub async fn start(mut opts: Options) -> Result<Running, StartError> {
         opts.config.email_from.as_deref().unwrap_or(DEV_EMAIL_FROM),
         &opts.data_dir.join("outbox"),
     );
+    // Web push: the key from VAPID_PRIVATE_KEY, or one made on the first
+    // start and kept in the data directory (subscriptions outlive restarts
+    // only if the key does).
+    if opts.config.vapid_private_key.is_none() {
+        opts.config.vapid_private_key = Some(local_vapid_key(&opts.data_dir)?);
+    }
     let dead_letters = Arc::new(shared::adapters::embedded::EmbeddedDeadLetters {
         events: events.clone(),
         broadcast: broadcasts.clone(),
@@ -395,6 +420,7 @@ pub async fn start(mut opts: Options) -> Result<Running, StartError> {
         feedback: feedback.clone(),
         webhooks: webhooks.clone(),
     });
+    let push_client = shared::adapters::https::HttpsClient::new().map_err(StartError::Config)?;
     let mut app = App::new(
         opts.config.clone(),
         store,
@@ -405,11 +431,14 @@ pub async fn start(mut opts: Options) -> Result<Running, StartError> {
     )
     .with_sms(Arc::new(sms_outbox.clone()))
     .with_dead_letters(dead_letters)
-    .with_broadcasts(Arc::new(broadcasts.clone()));
+    .with_broadcasts(Arc::new(broadcasts.clone()))
+    .with_push_service(Arc::new(push_client));
+    app.require_vapid()
+        .map_err(|e| StartError::Config(e.to_string()))?;
     if let Some(url) = &opts.config.webhook_url {
         let url = shared::webhook::check_url(url, true).map_err(StartError::Config)?;
-        let endpoint = shared::adapters::webhook_http::HttpWebhookEndpoint::new(url)
-            .map_err(StartError::Config)?;
+        let endpoint =
+            shared::adapters::https::HttpWebhookEndpoint::new(url).map_err(StartError::Config)?;
         app = app
             .with_webhooks(Arc::new(webhooks.clone()))
             .with_webhook_endpoint(Arc::new(endpoint))

@@ -4,3 +4,4 @@
 pub const INDEX: &str = include_str!("../../web/index.html");
 pub const CLIENT: &str = include_str!("../../web/notify-client.js");
 pub const ADMIN: &str = include_str!("../../web/admin.html");
+pub const SERVICE_WORKER: &str = include_str!("../../web/sw.js");

@@ -6,12 +6,16 @@ use crate::adapters::disabled::Disabled;
 use crate::auth::JwtVerifier;
 use crate::config::Config;
 use crate::ports::{
-    Clock, DeadLetters, Mailer, Pusher, Queue, SmsSender, Store, SystemClock, WebhookEndpoint,
+    Clock, DeadLetters, Mailer, PushService, Pusher, Queue, SmsSender, Store, SystemClock,
+    WebhookEndpoint,
 };
 use crate::usecases::catalog::TemplateCache;
 use crate::usecases::deliver::Sender;
 use crate::usecases::fanout::Devices;
 use crate::usecases::process::Worker;
+
+/// The contact push services see when `VAPID_SUBJECT` is not set.
+pub const DEFAULT_VAPID_SUBJECT: &str = "mailto:webmaster@localhost";
 
 /// Built once per cold start and shared by every invocation.
 pub struct App {
@@ -38,6 +42,11 @@ pub struct App {
     /// webhooks consumer's.
     pub webhook_endpoint: Option<Arc<dyn WebhookEndpoint>>,
     pub webhook_secret: Option<crate::webhook::WebhookSecret>,
+    /// Browsers' push services (the sender's; disabled elsewhere).
+    pub push_service: Arc<dyn PushService>,
+    /// The VAPID key from `VAPID_PRIVATE_KEY`: `None` without one (or with
+    /// one that does not parse: see [`App::require_vapid`]).
+    pub vapid: Option<crate::push::VapidKey>,
 }
 
 impl App {
@@ -50,6 +59,10 @@ impl App {
         mailer: Arc<dyn Mailer>,
     ) -> Self {
         let verifier = JwtVerifier::from_config(&config).ok();
+        let vapid = config
+            .vapid_private_key
+            .as_deref()
+            .and_then(|k| crate::push::VapidKey::from_base64url(k).ok());
         let templates = TemplateCache::new(config.template_cache_ttl);
         Self {
             config,
@@ -67,6 +80,24 @@ impl App {
             webhooks: None,
             webhook_endpoint: None,
             webhook_secret: None,
+            push_service: Arc::new(Disabled("web push")),
+            vapid,
+        }
+    }
+
+    pub fn with_push_service(mut self, push: Arc<dyn PushService>) -> Self {
+        self.push_service = push;
+        self
+    }
+
+    /// Fails at start-up, with the reason, when `VAPID_PRIVATE_KEY` is set
+    /// but unusable (web push would otherwise fail on every job).
+    pub fn require_vapid(&self) -> Result<(), crate::config::ConfigError> {
+        match &self.config.vapid_private_key {
+            Some(k) => crate::push::VapidKey::from_base64url(k)
+                .map(|_| ())
+                .map_err(crate::config::ConfigError),
+            None => Ok(()),
         }
     }
 
@@ -135,6 +166,7 @@ impl App {
             broadcasts: self.broadcasts.as_ref(),
             stats: self.store.as_ref(),
             webhooks: self.webhooks.as_deref(),
+            push_subscriptions: self.store.as_ref(),
             devices: self.devices(),
             clock: self.clock.as_ref(),
             broadcast_page_size: self.config.broadcast_page_size,
@@ -150,6 +182,17 @@ impl App {
             sms: self.sms.as_ref(),
             log: self.store.as_ref(),
             suppressions: self.store.as_ref(),
+            push_subscriptions: self.store.as_ref(),
+            push: self.push_service.as_ref(),
+            vapid: self.vapid.as_ref().map(|k| {
+                (
+                    k,
+                    self.config
+                        .vapid_subject
+                        .as_deref()
+                        .unwrap_or(DEFAULT_VAPID_SUBJECT),
+                )
+            }),
             retries: self.deliveries.as_ref(),
             webhooks: self.webhooks.as_deref(),
             clock: self.clock.as_ref(),

@@ -16,6 +16,16 @@ pub struct Identity {
     pub is_admin: bool,
 }
 
+impl Identity {
+    /// The caller of a public route: nobody in particular.
+    pub fn anonymous() -> Self {
+        Self {
+            user_id: "anonymous".to_owned().try_into().expect("a valid user id"),
+            is_admin: false,
+        }
+    }
+}
+
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum AuthError {
     #[error("missing token")]

@@ -65,6 +65,12 @@ pub struct Config {
     /// Receives before the deliveries queue dead-letters a job (the
     /// template's `maxReceiveCount`): the sender's last attempt is final.
     pub deliveries_max_receives: u32,
+    /// The VAPID private key (base64url P-256 scalar; `VAPID_PRIVATE_KEY`,
+    /// or read from `VAPID_PRIVATE_KEY_ARN`). Without one, no web push.
+    pub vapid_private_key: Option<String>,
+    pub vapid_private_key_arn: Option<String>,
+    /// Who runs the sender, for push services (`mailto:` or `https:`).
+    pub vapid_subject: Option<String>,
 }
 
 impl Default for Config {
@@ -132,6 +138,9 @@ impl Config {
                 .unwrap_or_else(|| crate::webhook::RETRY_SCHEDULE_SECS.to_vec()),
             webhook_retry_schedule_error: get("WEBHOOK_RETRY_SCHEDULE")
                 .filter(|v| parse_schedule(v).is_none()),
+            vapid_private_key: get("VAPID_PRIVATE_KEY"),
+            vapid_private_key_arn: get("VAPID_PRIVATE_KEY_ARN"),
+            vapid_subject: get("VAPID_SUBJECT"),
             deliveries_max_receives: get("DELIVERIES_MAX_RECEIVES")
                 .and_then(|v| v.parse().ok())
                 .filter(|n| (1..=1000).contains(n))

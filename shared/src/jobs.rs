@@ -46,6 +46,16 @@ pub enum DeliveryJob {
         to: String,
         text: String,
     },
+    /// A web push to the user's subscriptions, unless a tab of theirs is
+    /// open (it gets the in-app notification).
+    Push {
+        #[serde(rename = "userId")]
+        user_id: UserId,
+        payload: crate::push::PushPayload,
+        /// Only these endpoints: a retry of the ones that failed last time.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        endpoints: Option<Vec<String>>,
+    },
 }
 
 impl DeliveryJob {

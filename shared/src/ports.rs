@@ -499,6 +499,23 @@ pub trait Mailer: Send + Sync {
     }
 }
 
+/// What a push service answered: 201 (taken), 404/410 (the subscription is
+/// gone), 429 and 5xx (later, perhaps after `Retry-After` seconds), 400 or
+/// 413 (never).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PushAnswer {
+    pub status: u16,
+    pub retry_after: Option<u64>,
+}
+
+/// Browsers' push services (FCM, Mozilla's, Apple's), one POST per
+/// subscription.
+#[async_trait]
+pub trait PushService: Send + Sync {
+    /// The answer, or why there was none (timeout, connection, TLS).
+    async fn push(&self, req: &crate::push::PushRequest) -> Result<PushAnswer, String>;
+}
+
 /// The shop's webhook endpoint.
 #[async_trait]
 pub trait WebhookEndpoint: Send + Sync {

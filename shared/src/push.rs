@@ -260,6 +260,69 @@ pub fn request(
     })
 }
 
+/// What the service worker receives (decrypted): enough to show the
+/// notification and to open its link.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PushPayload {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub body: String,
+    pub action_url: Option<String>,
+    /// Groups a notification with the newer ones about the same order: the
+    /// device shows the newest (and `Topic` replaces an undelivered one).
+    pub tag: Option<String>,
+    pub priority: crate::model::Priority,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Push services take 4,096 bytes of encrypted record; 3,993 of plaintext
+/// after RFC 8291's header, tag and padding. Kept below, with room.
+pub const MAX_PAYLOAD_BYTES: usize = 3_800;
+
+impl PushPayload {
+    /// The JSON, within [`MAX_PAYLOAD_BYTES`]: the body is cut (at a
+    /// character, with an ellipsis) before anything else; the id and the
+    /// link never are.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut p = self.clone();
+        loop {
+            let bytes = serde_json::to_vec(&p).expect("payloads serialize");
+            if bytes.len() <= MAX_PAYLOAD_BYTES {
+                return bytes;
+            }
+            let over = bytes.len() - MAX_PAYLOAD_BYTES;
+            let text = if p.body.len() > 1 {
+                &mut p.body
+            } else if p.title.len() > 1 {
+                &mut p.title
+            } else {
+                return bytes; // only the id and the link are left: sent as is
+            };
+            let mut keep = text.trim_end_matches('…').len().saturating_sub(over + 3);
+            while !text.is_char_boundary(keep) {
+                keep -= 1;
+            }
+            text.truncate(keep);
+            text.push('…');
+        }
+    }
+
+    /// `TTL` and `Urgency` from the priority: an urgent message is pointless
+    /// hours later, a low one may wait for the device for days.
+    pub fn options(&self) -> (u32, Urgency) {
+        use crate::model::Priority;
+        match self.priority {
+            Priority::Low => (3 * 86_400, Urgency::Low),
+            Priority::Normal => (86_400, Urgency::Normal),
+            Priority::High => (12 * 3_600, Urgency::High),
+            Priority::Urgent => (3_600, Urgency::High),
+        }
+    }
+}
+
 /// A `Topic` header value for `key` (an order id, say): RFC 8030 allows 32
 /// URL-safe base64 characters, so it is a digest of the key.
 pub fn topic_of(key: &str) -> String {
@@ -349,6 +412,26 @@ mod tests {
         assert_eq!(claims["sub"], "mailto:ops@shop.example");
         let exp = claims["exp"].as_i64().unwrap();
         assert!(exp > now.timestamp() && exp <= (now + Duration::hours(24)).timestamp());
+    }
+
+    #[test]
+    fn a_long_payload_is_cut_in_its_body_never_its_id_or_link() {
+        let p = PushPayload {
+            id: "01JABC".into(),
+            kind: "order.created".into(),
+            title: "Order o_1 confirmed".into(),
+            body: "ü".repeat(5_000),
+            action_url: Some("/orders/o_1".into()),
+            tag: Some("order-o_1".into()),
+            priority: crate::model::Priority::High,
+            created_at: Utc::now(),
+        };
+        let bytes = p.to_bytes();
+        assert!(bytes.len() <= MAX_PAYLOAD_BYTES, "{}", bytes.len());
+        let back: PushPayload = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!((&back.id, &back.action_url), (&p.id, &p.action_url));
+        assert!(back.body.ends_with('…') && back.body.len() > 3_000);
+        assert_eq!(p.options(), (12 * 3_600, Urgency::High));
     }
 
     #[test]

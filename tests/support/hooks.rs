@@ -30,6 +30,19 @@ pub struct Hook {
     pub timestamp: String,
     pub signature: String,
     pub body: String,
+    /// The body's bytes (a web push's is encrypted, not text).
+    pub raw: Vec<u8>,
+    /// Every header, names in lower case.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Hook {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 impl Hook {
@@ -126,8 +139,23 @@ async fn handle(
         header("webhook-timestamp"),
         header("webhook-signature"),
     );
-    let body = req.into_body().collect().await.map(|b| b.to_bytes());
-    let body = String::from_utf8_lossy(&body.unwrap_or_default()).into_owned();
+    let headers = req
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_owned(),
+                v.to_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let raw = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes().to_vec())
+        .unwrap_or_default();
+    let body = String::from_utf8_lossy(&raw).into_owned();
     let answer = {
         let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
         s.received.push(Hook {
@@ -135,6 +163,8 @@ async fn handle(
             timestamp,
             signature,
             body: body.clone(),
+            raw,
+            headers,
         });
         match &mut s.refuse {
             Some((needle, a, n)) if *n > 0 && body.contains(needle.as_str()) => {

@@ -34,6 +34,8 @@ pub struct Uses {
     pub webhooks: bool,
     /// Delivers them: the webhooks function.
     pub webhook_endpoint: bool,
+    /// Sends web pushes (the sender): the push services' HTTPS client.
+    pub web_push: bool,
 }
 
 impl Uses {
@@ -47,6 +49,7 @@ impl Uses {
         tokens: true,
         webhooks: true,
         webhook_endpoint: false,
+        web_push: true,
     };
 }
 
@@ -70,6 +73,13 @@ pub async fn start(uses: Uses) -> Result<&'static App, crate::config::ConfigErro
     if uses.webhook_endpoint {
         app = with_webhook_endpoint(app)?;
     }
+    // A VAPID key that does not parse stops the cold start, with the reason.
+    app.require_vapid()?;
+    if uses.web_push {
+        let client =
+            crate::adapters::https::HttpsClient::new().map_err(crate::config::ConfigError)?;
+        app = app.with_push_service(Arc::new(client));
+    }
     Ok(Box::leak(Box::new(app)))
 }
 
@@ -80,8 +90,7 @@ pub fn with_webhook_endpoint(app: App) -> Result<App, crate::config::ConfigError
     let url = Config::require(&app.config.webhook_url, "WEBHOOK_URL")?;
     let url =
         crate::webhook::check_url(url, app.config.loopback_http_links).map_err(ConfigError)?;
-    let endpoint =
-        crate::adapters::webhook_http::HttpWebhookEndpoint::new(url).map_err(ConfigError)?;
+    let endpoint = crate::adapters::https::HttpWebhookEndpoint::new(url).map_err(ConfigError)?;
     if app.webhooks.is_none() {
         return Err(ConfigError("WEBHOOK_QUEUE_URL is not set".into()));
     }

@@ -5,8 +5,8 @@ use async_trait::async_trait;
 
 use crate::error::{MailError, PushError, QueueError};
 use crate::ports::{
-    DeadLetter, DeadLetters, MailTags, Mailer, OutMessage, Pusher, Queue, QueueName, Redrive,
-    SmsSender,
+    DeadLetter, DeadLetters, MailTags, Mailer, OutMessage, PushAnswer, PushService, Pusher, Queue,
+    QueueName, Redrive, SmsSender,
 };
 use crate::template::RenderedEmail;
 
@@ -40,6 +40,13 @@ impl Mailer for Disabled {
             "{} is not available in this function",
             self.0
         )))
+    }
+}
+
+#[async_trait]
+impl PushService for Disabled {
+    async fn push(&self, _: &crate::push::PushRequest) -> Result<PushAnswer, String> {
+        Err(format!("{} is not available in this function", self.0))
     }
 }
 

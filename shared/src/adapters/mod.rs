@@ -11,6 +11,8 @@ pub mod disabled;
 pub mod dynamo;
 #[cfg(feature = "embedded")]
 pub mod embedded;
+#[cfg(feature = "aws")]
+pub mod https;
 pub mod keys;
 pub mod mailbox_simulator;
 #[cfg(feature = "aws")]
@@ -22,5 +24,3 @@ pub mod sns;
 #[cfg(feature = "aws")]
 pub mod sqs;
 pub mod stats_buffer;
-#[cfg(feature = "aws")]
-pub mod webhook_http;

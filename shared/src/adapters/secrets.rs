@@ -29,6 +29,11 @@ pub async fn resolve(mut config: Config, sdk: &SdkConfig) -> Result<Config, Conf
             &config.webhook_secret_arn,
             "WEBHOOK_SECRET_ARN",
         ),
+        (
+            config.vapid_private_key.is_none(),
+            &config.vapid_private_key_arn,
+            "VAPID_PRIVATE_KEY_ARN",
+        ),
     ]
     .into_iter()
     .enumerate()
@@ -69,7 +74,8 @@ pub async fn resolve(mut config: Config, sdk: &SdkConfig) -> Result<Config, Conf
         match i {
             0 => config.jwt_secret = value,
             1 => config.events_api_key = value,
-            _ => config.webhook_secret = value,
+            2 => config.webhook_secret = value,
+            _ => config.vapid_private_key = value,
         }
     }
     Ok(config)

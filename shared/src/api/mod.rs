@@ -3,6 +3,7 @@
 
 mod admin;
 mod error;
+mod push;
 mod user;
 
 use aws_lambda_events::http::{Method, Request, Response};
@@ -27,6 +28,10 @@ pub struct Reply {
 impl Reply {
     pub fn ok(body: impl Serialize) -> Self {
         Self::with(200, body)
+    }
+
+    pub fn created(body: impl Serialize) -> Self {
+        Self::with(201, body)
     }
 
     pub fn accepted(body: impl Serialize) -> Self {
@@ -66,6 +71,8 @@ macro_rules! handler {
 /// Who may call a route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
+    /// Anyone, no token: what a browser needs before it signs in.
+    Public,
     /// Any user with a valid token, for their own data.
     User,
     /// Tokens with `role: "admin"`.
@@ -89,7 +96,7 @@ const fn route(method: Method, path: &'static str, role: Role, handler: Handler)
     }
 }
 
-use Role::{Admin, User};
+use Role::{Admin, Public, User};
 
 /// Every route and what handles it, literal paths before parameterised
 /// ones: adding a route is adding a line here (and to docs/openapi.yaml,
@@ -149,6 +156,24 @@ pub const ROUTES: &[Route] = &[
         "/preferences",
         User,
         handler!(user::patch_preferences),
+    ),
+    route(
+        Method::GET,
+        "/push/vapid-public-key",
+        Public,
+        handler!(push::vapid_public_key),
+    ),
+    route(
+        Method::POST,
+        "/push/subscriptions",
+        User,
+        handler!(push::subscribe),
+    ),
+    route(
+        Method::DELETE,
+        "/push/subscriptions",
+        User,
+        handler!(push::unsubscribe),
     ),
     route(
         Method::POST,
@@ -298,7 +323,10 @@ async fn dispatch(app: &App, req: Request<Vec<u8>>) -> Out {
     if body.len() > MAX_BODY_BYTES {
         return Err(ApiError::PayloadTooLarge(body.len()));
     }
-    let who = authenticate(app, &req)?;
+    let who = match route.role {
+        Role::Public => Identity::anonymous(),
+        _ => authenticate(app, &req)?,
+    };
     if route.role == Role::Admin && !who.is_admin {
         return Err(ApiError::Forbidden);
     }

@@ -6,7 +6,8 @@ use crate::error::MailError;
 use crate::jobs::DeliveryJob;
 use crate::model::{Channel, DeliveryRecord, DeliveryStatus};
 use crate::ports::{
-    Clock, Deliveries, MailTags, Mailer, OutMessage, Queue, SmsSender, Suppressions,
+    Clock, Deliveries, MailTags, Mailer, OutMessage, PushService, PushSubscriptions, Queue,
+    SmsSender, Suppressions,
 };
 use crate::protocol::ServerMessage;
 use crate::usecases::MessageError;
@@ -21,6 +22,10 @@ pub struct Sender<'a> {
     pub sms: &'a dyn SmsSender,
     pub log: &'a dyn Deliveries,
     pub suppressions: &'a dyn Suppressions,
+    pub push_subscriptions: &'a dyn PushSubscriptions,
+    pub push: &'a dyn PushService,
+    /// The VAPID key and `VAPID_SUBJECT`: web pushes are signed with them.
+    pub vapid: Option<(&'a crate::push::VapidKey, &'a str)>,
     pub retries: &'a dyn Queue,
     /// Where the shop's webhooks are queued, when it has an endpoint.
     pub webhooks: Option<&'a dyn Queue>,
@@ -32,6 +37,15 @@ const RETRY_DELAY_SECONDS: u32 = 2;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Delivered {
+    /// Web pushes taken by this many push services; `retrying` more later.
+    WebPushed {
+        devices: usize,
+        gone: usize,
+        retrying: usize,
+    },
+    /// Not pushed: an open tab of the user got it in-app, or the user has
+    /// no subscription left.
+    NotPushed { reason: String },
     /// Pushed to this many devices; `retrying` more were throttled and re-queued.
     Pushed {
         devices: usize,
@@ -88,6 +102,11 @@ pub async fn deliver_job(
         } => {
             tracing::info_span!("delivery", channel = "sms", user_id = %user_id, notification_id = %notification_id)
         }
+        DeliveryJob::Push {
+            user_id, payload, ..
+        } => {
+            tracing::info_span!("delivery", channel = "push", user_id = %user_id, notification_id = %payload.id)
+        }
     };
     deliver(app, job, attempt).instrument(span).await
 }
@@ -97,7 +116,7 @@ pub async fn deliver_job(
 /// Keyed by the job's queue message, so a redelivered job's entry (and
 /// webhook) is the one already kept. A failure that will be retried
 /// (`retried`, and not the queue's last attempt) sends no webhook.
-async fn record(
+pub(crate) async fn record(
     app: &Sender<'_>,
     attempt: Attempt<'_>,
     (user_id, notification_id, channel): (&str, &str, Channel),
@@ -132,7 +151,7 @@ async fn record(
 
 /// After the provider or a device took the message: logging it must not
 /// fail the job, or SQS would send it again. An error is logged instead.
-async fn record_sent(
+pub(crate) async fn record_sent(
     app: &Sender<'_>,
     attempt: Attempt<'_>,
     target: (&str, &str, Channel),
@@ -308,6 +327,11 @@ async fn deliver(
             )
             .await
         }
+        DeliveryJob::Push {
+            user_id,
+            payload,
+            endpoints,
+        } => crate::usecases::web_push::push(app, attempt, &user_id, payload, endpoints).await,
     }
 }
 

@@ -12,6 +12,7 @@ pub mod process;
 pub mod session;
 pub mod stats;
 pub mod templates;
+pub mod web_push;
 pub mod webhooks;
 
 /// Why one queue message was not processed. Either way the message is

@@ -49,6 +49,8 @@ pub struct Worker<'a> {
     pub stats: &'a dyn Statistics,
     /// Where the shop's webhooks are queued, when it has an endpoint.
     pub webhooks: Option<&'a dyn Queue>,
+    /// Whether the user has web push subscriptions (only then a push job).
+    pub push_subscriptions: &'a dyn crate::ports::PushSubscriptions,
     /// Broadcasts are pushed from the worker itself, not through the deliveries queue.
     pub devices: Devices<'a>,
     pub clock: &'a dyn Clock,
@@ -260,6 +262,7 @@ pub(crate) async fn process(
     let mut channels = Vec::new();
     let mut webhooks = Vec::new();
     let mut queued = Vec::new();
+    let notification_priority = notification.as_ref().map(|n| n.priority);
     if let Some(n) = notification {
         webhooks.push(crate::webhook::WebhookMessage::created(&event.user_id, &n));
         jobs.push(DeliveryJob::WebSocket {
@@ -293,6 +296,20 @@ pub(crate) async fn process(
                     .await?;
             }
         }
+    }
+    if let Some(job) = push_job(
+        app,
+        &templates,
+        event,
+        &prefs,
+        &claim,
+        notification_priority,
+    )
+    .await?
+    {
+        jobs.push(job);
+        channels.push(Channel::Push);
+        queued.push(Channel::Push);
     }
     // Everything that can fail, and be done twice harmlessly, comes before
     // the jobs are queued: once they are, only the claim's `dispatched` is
@@ -330,4 +347,59 @@ pub(crate) async fn process(
         notification_id: claim.notification_id.into(),
         channels,
     })
+}
+
+/// The web push of an event, when the user wants it (push on for the
+/// event's category) and has a subscription: one Query of their own
+/// partition, so users without one cost no job.
+async fn push_job(
+    app: &Worker<'_>,
+    templates: &Templates,
+    event: &BusinessEvent,
+    prefs: &crate::preferences::Preferences,
+    claim: &EventClaim,
+    priority: Option<crate::model::Priority>,
+) -> Result<Option<DeliveryJob>, MessageError> {
+    if !prefs.enabled(event.kind.category(), Channel::Push)
+        || app
+            .push_subscriptions
+            .subscriptions_of(&event.user_id)
+            .await?
+            .is_empty()
+    {
+        return Ok(None);
+    }
+    let r = templates
+        .render_push(event)
+        .map_err(|e| MessageError::Poison(e.to_string()))?;
+    let action_url = r.action_url.filter(|url| {
+        crate::links::check_action_url("actionUrl", url, app.loopback_http_links).is_ok()
+    });
+    let priority = match priority {
+        Some(p) => p,
+        None => templates
+            .render_in_app(event)
+            .map(|r| r.priority)
+            .unwrap_or_default(),
+    };
+    // Notifications about one order replace each other on the device.
+    let tag = event
+        .data
+        .get("orderId")
+        .and_then(|v| v.as_str())
+        .map(|o| format!("order-{o}"));
+    Ok(Some(DeliveryJob::Push {
+        user_id: event.user_id.clone(),
+        payload: crate::push::PushPayload {
+            id: claim.notification_id.to_string(),
+            kind: event.kind.as_str().to_owned(),
+            title: r.title,
+            body: r.body,
+            action_url,
+            tag,
+            priority,
+            created_at: claim.created_at,
+        },
+        endpoints: None,
+    }))
 }
