@@ -323,7 +323,7 @@ async fn preferences_read_with_defaults_and_replace_strictly() {
     assert_eq!(s, 200);
     assert_eq!(
         b["channels"]["order"],
-        json!({"in_app": true, "email": true, "sms": false})
+        json!({"in_app": true, "email": true, "sms": false, "push": true})
     );
     assert_eq!(b["channels"]["system"]["email"], false);
     let (s, b) = env
@@ -337,7 +337,7 @@ async fn preferences_read_with_defaults_and_replace_strictly() {
     assert_eq!(s, 200, "{b}");
     assert_eq!(
         b["channels"]["order"],
-        json!({"in_app": true, "email": false, "sms": false})
+        json!({"in_app": true, "email": false, "sms": false, "push": true})
     );
     let (_, b) = env.api("GET", "/preferences", Some(&t), None).await;
     assert_eq!(b["email"], "al@example.com");
@@ -668,7 +668,7 @@ async fn template_overrides_are_validated_and_used_by_the_next_notification() {
     let (s, b) = env.api("GET", "/admin/templates", Some(&admin), None).await;
     assert_eq!(s, 200);
     let list = b["templates"].as_array().unwrap();
-    assert_eq!(list.len(), 15, "five types, three channels");
+    assert_eq!(list.len(), 20, "five types, four channels");
     assert!(list.iter().all(|t| t["override"] == false));
 
     let path = "/admin/templates/order.created/in_app";

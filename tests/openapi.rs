@@ -133,7 +133,8 @@ fn the_template_keeps_secrets_out_of_environments() {
         assert!(
             !l.starts_with("JWT_SECRET:")
                 && !l.starts_with("EVENTS_API_KEY:")
-                && !l.starts_with("WEBHOOK_SECRET:"),
+                && !l.starts_with("WEBHOOK_SECRET:")
+                && !l.starts_with("VAPID_PRIVATE_KEY:"),
             "a secret's value in a function's environment: {line}"
         );
     }
@@ -174,11 +175,30 @@ fn the_template_keeps_secrets_out_of_environments() {
         !r.contains("JwtSecretValue") && !r.contains("EventsApiKeyValue"),
         "{r}"
     );
+    // The VAPID key: the sender signs with it, the api derives the public
+    // key from it; each reads that secret and, the api, its JWT secret.
+    for f in ["SenderFunction", "ApiFunction"] {
+        let r = resource(&t, f);
+        assert!(
+            r.contains(r#"VAPID_PRIVATE_KEY_ARN: !If [HasVapid, !Ref VapidPrivateKeyValue, ""]"#),
+            "{f}: {r}"
+        );
+        assert!(
+            r.contains("Resource: !Ref VapidPrivateKeyValue"),
+            "{f}: {r}"
+        );
+    }
+    let r = resource(&t, "SenderFunction");
+    assert!(
+        !r.contains("JwtSecretValue")
+            && !r.contains("EventsApiKeyValue")
+            && !r.contains("WebhookSecretValue"),
+        "{r}"
+    );
     for f in [
         "WsDisconnectFunction",
         "WsMessageFunction",
         "WorkerFunction",
-        "SenderFunction",
         "FeedbackFunction",
     ] {
         assert!(
@@ -187,7 +207,12 @@ fn the_template_keeps_secrets_out_of_environments() {
         );
     }
     // The secret values go only into the secrets.
-    for param in ["!Ref JwtSecret", "!Ref EventsApiKey", "!Ref WebhookSecret"] {
+    for param in [
+        "!Ref JwtSecret",
+        "!Ref EventsApiKey",
+        "!Ref WebhookSecret",
+        "!Ref VapidPrivateKey",
+    ] {
         let uses: Vec<&str> = t
             .lines()
             .filter(|l| l.trim_end().ends_with(param))
@@ -198,6 +223,7 @@ fn the_template_keeps_secrets_out_of_environments() {
     assert!(resource(&t, "JwtSecretValue").contains("AWS::SecretsManager::Secret"));
     assert!(resource(&t, "EventsApiKeyValue").contains("AWS::SecretsManager::Secret"));
     assert!(resource(&t, "WebhookSecretValue").contains("AWS::SecretsManager::Secret"));
+    assert!(resource(&t, "VapidPrivateKeyValue").contains("AWS::SecretsManager::Secret"));
 }
 
 #[test]

@@ -12,6 +12,7 @@ async fn main() -> Result<(), Error> {
         email: true,
         sms: true,
         webhooks: true,
+        web_push: true,
         ..aws::Uses::default()
     })
     .await?;
