@@ -331,4 +331,85 @@ mod stack {
         assert_eq!(s, 204);
         stack.stop().await;
     }
+
+    #[tokio::test]
+    async fn a_busy_push_service_is_retried_and_a_refusal_is_recorded() {
+        let sink = Receiver::start().await;
+        let stack = start_with(temp_dir("web-push-retry"), |_| {}).await;
+        let addr = stack.http_addr;
+        let ua = p256::SecretKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
+        let sub = json!({"endpoint": format!("http://{}/push/r", sink.addr), "keys": {
+            "p256dh": B64URL.encode(ua.public_key().to_encoded_point(false).as_bytes()),
+            "auth": B64URL.encode([3u8; 16])}});
+        let t = token(&stack, "ray").await;
+        assert_eq!(
+            call(addr, "POST", "/push/subscriptions", &t, sub).await.0,
+            201
+        );
+        let push_steps = |log: &Value| -> Vec<String> {
+            log["deliveries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|d| d["channel"] == "push")
+                .map(|d| d["status"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        // 503, then taken: the job comes back through the queue.
+        sink.script(&[Answer::Status(503)]);
+        assert_eq!(post_event(&stack, &event("wr1", "ray", "o_5")).await.0, 202);
+        let (_, log) = wait_for(
+            "the push delivered on its retry",
+            Duration::from_secs(20),
+            || async {
+                let (_, list) = call(addr, "GET", "/notifications?limit=1", &t, Value::Null).await;
+                let id = list["notifications"][0]["id"].as_str()?.to_owned();
+                let (_, log) = call(
+                    addr,
+                    "GET",
+                    &format!("/notifications/{id}/deliveries"),
+                    &t,
+                    Value::Null,
+                )
+                .await;
+                (push_steps(&log).last().map(String::as_str) == Some("delivered"))
+                    .then_some((id, log))
+            },
+        )
+        .await;
+        assert_eq!(push_steps(&log), ["queued", "failed", "delivered"], "{log}");
+        assert_eq!(sink.received().len(), 2);
+        // 413: refused for good, recorded as failed, not retried.
+        sink.answer(Answer::Status(413));
+        assert_eq!(post_event(&stack, &event("wr2", "ray", "o_6")).await.0, 202);
+        let (_, log) = wait_for(
+            "the refusal in the log",
+            Duration::from_secs(20),
+            || async {
+                let (_, list) = call(addr, "GET", "/notifications?limit=1", &t, Value::Null).await;
+                let id = list["notifications"][0]["id"].as_str()?.to_owned();
+                if id == log["notificationId"].as_str().unwrap_or_default() {
+                    return None;
+                }
+                let (_, l) = call(
+                    addr,
+                    "GET",
+                    &format!("/notifications/{id}/deliveries"),
+                    &t,
+                    Value::Null,
+                )
+                .await;
+                (push_steps(&l).len() >= 2).then_some((id, l))
+            },
+        )
+        .await;
+        assert_eq!(push_steps(&log), ["queued", "failed"], "{log}");
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        assert_eq!(sink.received().len(), 3, "a 413 is not retried");
+        assert_eq!(
+            stack.app.store.subscriptions_of("ray").await.unwrap().len(),
+            1
+        );
+        stack.stop().await;
+    }
 }
