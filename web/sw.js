@@ -31,20 +31,21 @@ function readPayload(data) {
 }
 
 /**
- * Where a click goes: `url` resolved against this site; only a page of this site or an
- * https URL, anything else (javascript:, data:, http: elsewhere, what does not parse)
- * goes to the site root.
+ * `url` resolved against this site, if it is a page of this site or an https URL; null for
+ * anything else (javascript:, data:, http: elsewhere, what does not parse, none).
  */
-function targetUrl(url) {
-  const origin = self.location.origin;
+function allowedUrl(url) {
+  if (typeof url !== "string" || url === "") return null;
   try {
-    const u = new URL(typeof url === "string" && url !== "" ? url : "/", origin);
-    if (u.origin === origin || u.protocol === "https:") return u.href;
+    const u = new URL(url, self.location.origin);
+    return u.origin === self.location.origin || u.protocol === "https:" ? u.href : null;
   } catch {
-    // not a URL: the site root
+    return null;
   }
-  return `${origin}/`;
 }
+
+/** Where a click goes: the notification's link when allowed, else the site root. */
+const targetUrl = (url) => allowedUrl(url) ?? `${self.location.origin}/`;
 
 self.addEventListener("push", (event) => {
   const p = readPayload(event.data);
@@ -57,14 +58,15 @@ self.addEventListener("push", (event) => {
     tag,
     renotify: Boolean(tag),
   };
-  if (str(p.icon)) options.icon = targetUrl(p.icon);
+  const icon = allowedUrl(p.icon);
+  if (icon) options.icon = icon;
   event.waitUntil(self.registration.showNotification(str(p.title) ?? "Notification", options));
 });
 
 /**
- * Opens what a notification points to (`data.url`, see targetUrl): focuses a window of this
- * site, navigated there when it shows another page, else opens a new window. Called by the
- * notificationclick handler, and by the test hook below.
+ * Opens what a notification points to (`data.url`, see targetUrl): a window of this site is
+ * focused, and navigated there when it shows another page; with none, or for an https URL
+ * elsewhere, a new window opens. Called by the notificationclick handler and the test hook.
  */
 async function openTarget(data) {
   const url = new URL(targetUrl(data?.url));
@@ -74,17 +76,17 @@ async function openTarget(data) {
     const mine = windows.filter((c) => new URL(c.url).origin === origin);
     const win = mine.find((c) => c.url === url.href) || mine.find((c) => c.focused) || mine[0];
     if (win) {
-      try {
-        const focused = await win.focus();
-        const here = new URL(focused.url);
-        if (here.pathname + here.search === url.pathname + url.search) return focused;
-        // navigate() needs a window this worker controls (clients.claim() above takes the
-        // open ones); if it cannot, a new window below still gets the user there.
-        const navigated = await focused.navigate(url.href);
-        if (navigated) return navigated;
-      } catch (err) {
-        console.warn("sw: could not reuse a window", err);
-      }
+      // focus() is allowed only while a click is handled; without it, still navigate.
+      const shown = await win.focus().catch(() => win);
+      const here = new URL(shown.url);
+      if (here.pathname + here.search === url.pathname + url.search) return shown;
+      // navigate() needs a window this worker controls (clients.claim() above takes the open
+      // ones); when it cannot, a new window gets the user there instead.
+      const navigated = await shown.navigate(url.href).catch((err) => {
+        console.warn("sw: could not navigate the open window", err);
+        return null;
+      });
+      if (navigated) return navigated;
     }
   }
   return self.clients.openWindow(url.href);
@@ -99,8 +101,10 @@ self.addEventListener("notificationclick", (event) => {
 // Test hook (tests/browser/push.test.mjs): a page of this site posts {type: "test:click", tag}
 // and the worker runs the click of its shown notification with that tag. A real click cannot
 // be made from a test: headless Chromium has no notification UI, DevTools no method to click
-// one, and a NotificationEvent built by script is untrusted (its waitUntil throws). It only
-// acts on a notification this worker showed, on a message from a window of this origin.
+// one, and a NotificationEvent built by script is untrusted (its waitUntil throws). Outside a
+// real click the browser refuses focus() and openWindow(), so here only an open window of the
+// site is navigated. It only acts on a notification this worker shows, for a window of this
+// origin: nothing a page of the site could not do by itself.
 self.addEventListener("message", (event) => {
   const msg = event.data;
   if (!msg || msg.type !== "test:click" || typeof msg.tag !== "string") return;

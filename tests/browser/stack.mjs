@@ -63,7 +63,8 @@ export async function startStack() {
 }
 
 // The pages the binary serves, by request path, and their source in web/.
-const PAGES = { "/": "index.html", "/index.html": "index.html", "/admin": "admin.html", "/admin.html": "admin.html", "/notify-client.js": "notify-client.js" };
+const PAGES = { "/": "index.html", "/index.html": "index.html", "/admin": "admin.html", "/admin.html": "admin.html", "/notify-client.js": "notify-client.js",
+  "/sw.js": "sw.js" };
 const fromDisk = (file) => readFileSync(join(root, "web", file));
 
 async function stalePages(http) {
