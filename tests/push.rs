@@ -74,6 +74,7 @@ fn push_requests_decrypt_and_verify_with_independent_implementations() {
             ttl_seconds: 86_400,
             urgency: Urgency::Normal,
             topic: None,
+            loopback_http: false,
         },
         chrono::Utc::now(),
     )

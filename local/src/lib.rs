@@ -145,7 +145,17 @@ fn local_vapid_key(data_dir: &std::path::Path) -> Result<String, StartError> {
     }
     let key = shared::push::VapidKey::generate().private_base64url();
     std::fs::create_dir_all(data_dir)
-        .and_then(|_| std::fs::write(&path, format!("{key}\n")))
+        .and_then(|_| {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            // A private key: readable by this user only.
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)?
+                .write_all(format!("{key}\n").as_bytes())
+        })
         .map_err(|e| {
             StartError::Config(format!(
                 "cannot keep the VAPID key in {}: {e}",
@@ -413,6 +423,11 @@ pub async fn start(mut opts: Options) -> Result<Running, StartError> {
     if opts.config.vapid_private_key.is_none() {
         opts.config.vapid_private_key = Some(local_vapid_key(&opts.data_dir)?);
     }
+    // Push services want a contact; Apple's refuses a localhost one, so
+    // locally (pushes to real browsers from a laptop) a neutral example.
+    opts.config
+        .vapid_subject
+        .get_or_insert_with(|| "mailto:notify-local@example.com".into());
     let dead_letters = Arc::new(shared::adapters::embedded::EmbeddedDeadLetters {
         events: events.clone(),
         broadcast: broadcasts.clone(),

@@ -14,8 +14,9 @@ use crate::usecases::deliver::Sender;
 use crate::usecases::fanout::Devices;
 use crate::usecases::process::Worker;
 
-/// The contact push services see when `VAPID_SUBJECT` is not set.
-pub const DEFAULT_VAPID_SUBJECT: &str = "mailto:webmaster@localhost";
+/// What stands for `VAPID_SUBJECT` where none is set (tests); the
+/// functions refuse to start with a key and no subject.
+pub const DEFAULT_VAPID_SUBJECT: &str = "mailto:webmaster@example.com";
 
 /// Built once per cold start and shared by every invocation.
 pub struct App {
@@ -91,13 +92,28 @@ impl App {
     }
 
     /// Fails at start-up, with the reason, when `VAPID_PRIVATE_KEY` is set
-    /// but unusable (web push would otherwise fail on every job).
+    /// but unusable (web push would otherwise fail on every job), or
+    /// without a real `VAPID_SUBJECT` (Apple's push service refuses a
+    /// localhost contact).
     pub fn require_vapid(&self) -> Result<(), crate::config::ConfigError> {
-        match &self.config.vapid_private_key {
-            Some(k) => crate::push::VapidKey::from_base64url(k)
-                .map(|_| ())
-                .map_err(crate::config::ConfigError),
-            None => Ok(()),
+        use crate::config::ConfigError;
+        let Some(k) = &self.config.vapid_private_key else {
+            return Ok(());
+        };
+        crate::push::VapidKey::from_base64url(k).map_err(ConfigError)?;
+        match self.config.vapid_subject.as_deref() {
+            Some(s)
+                if (s.starts_with("mailto:") || s.starts_with("https://"))
+                    && !s.contains("localhost") =>
+            {
+                Ok(())
+            }
+            Some(s) => Err(ConfigError(format!(
+                "VAPID_SUBJECT `{s}`: a mailto: or https: contact push services accept (not localhost)"
+            ))),
+            None => Err(ConfigError(
+                "VAPID_SUBJECT is required with VAPID_PRIVATE_KEY (mailto: or https:)".into(),
+            )),
         }
     }
 
@@ -193,6 +209,7 @@ impl App {
                         .unwrap_or(DEFAULT_VAPID_SUBJECT),
                 )
             }),
+            loopback_http: self.config.loopback_http_links,
             retries: self.deliveries.as_ref(),
             webhooks: self.webhooks.as_deref(),
             clock: self.clock.as_ref(),

@@ -180,12 +180,26 @@ fn check_endpoint(endpoint: &str, loopback_http: bool) -> Result<url::Url, Valid
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
     };
+    // Deployed, only a push service's name on the standard port: not an
+    // address, not this host, not an internal name, so a subscription
+    // cannot make the sender post inside the network.
+    let public_name = match u.host() {
+        Some(url::Host::Domain(d)) => {
+            let d = d.to_ascii_lowercase();
+            d.contains('.')
+                && !["localhost", ".local", ".internal", ".localhost"]
+                    .iter()
+                    .any(|s| d == s.trim_start_matches('.') || d.ends_with(s))
+        }
+        _ => false,
+    };
     match u.scheme() {
-        "https" if u.host().is_some() => Ok(u),
+        "https" if loopback_http && u.host().is_some() => Ok(u),
+        "https" if public_name && u.port().is_none() => Ok(u),
         "http" if loopback_http && loopback => Ok(u),
         _ => Err(ValidationError::new(
             "endpoint",
-            "must be an https URL of a push service",
+            "must be an https URL of a push service (a host name, the standard port)",
         )),
     }
 }
@@ -226,6 +240,8 @@ pub struct Options<'a> {
     pub urgency: Urgency,
     /// At most 32 characters of the URL-safe base64 alphabet (RFC 8030).
     pub topic: Option<&'a str>,
+    /// http endpoints on loopback are allowed (the local stack only).
+    pub loopback_http: bool,
 }
 
 pub fn request(
@@ -236,7 +252,8 @@ pub fn request(
     options: Options<'_>,
     now: DateTime<Utc>,
 ) -> Result<PushRequest, String> {
-    let endpoint = check_endpoint(&sub.endpoint, true).map_err(|e| e.to_string())?;
+    let endpoint =
+        check_endpoint(&sub.endpoint, options.loopback_http).map_err(|e| e.to_string())?;
     let (public, auth) = (
         sub.ua_public().map_err(|e| e.to_string())?,
         sub.ua_auth().map_err(|e| e.to_string())?,
@@ -278,6 +295,9 @@ pub struct PushPayload {
     pub created_at: DateTime<Utc>,
 }
 
+/// Longest `tag` kept (an order id is a few dozen bytes).
+const MAX_TAG_BYTES: usize = 128;
+
 /// Push services take 4,096 bytes of encrypted record; 3,993 of plaintext
 /// after RFC 8291's header, tag and padding. Kept below, with room.
 pub const MAX_PAYLOAD_BYTES: usize = 3_800;
@@ -288,25 +308,37 @@ impl PushPayload {
     /// link never are.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut p = self.clone();
+        // The tag only groups notifications: a long one is not worth bytes.
+        if p.tag.as_ref().is_some_and(|t| t.len() > MAX_TAG_BYTES) {
+            p.tag = None;
+        }
         loop {
             let bytes = serde_json::to_vec(&p).expect("payloads serialize");
             if bytes.len() <= MAX_PAYLOAD_BYTES {
                 return bytes;
             }
             let over = bytes.len() - MAX_PAYLOAD_BYTES;
-            let text = if p.body.len() > 1 {
+            // The body first, then the title; each cut makes it shorter, so
+            // this ends. With both empty, only the id and link are left.
+            let text = if !p.body.is_empty() {
                 &mut p.body
-            } else if p.title.len() > 1 {
+            } else if !p.title.is_empty() {
                 &mut p.title
             } else {
-                return bytes; // only the id and the link are left: sent as is
+                return bytes;
             };
-            let mut keep = text.trim_end_matches('…').len().saturating_sub(over + 3);
-            while !text.is_char_boundary(keep) {
+            let kept = text.trim_end_matches('…').to_owned();
+            // JSON escapes can make a byte of text cost six: cut at least
+            // what is over, and at least a quarter, so a few rounds do it.
+            let mut keep = kept.len().saturating_sub((over + 3).max(kept.len() / 4));
+            while keep > 0 && !kept.is_char_boundary(keep) {
                 keep -= 1;
             }
-            text.truncate(keep);
-            text.push('…');
+            *text = if keep == 0 {
+                String::new()
+            } else {
+                format!("{}…", &kept[..keep])
+            };
         }
     }
 
@@ -374,6 +406,7 @@ mod tests {
                 ttl_seconds: 3600,
                 urgency: Urgency::High,
                 topic: Some(&topic_of("order-o_1")),
+                loopback_http: false,
             },
             now,
         )
@@ -432,6 +465,18 @@ mod tests {
         assert_eq!((&back.id, &back.action_url), (&p.id, &p.action_url));
         assert!(back.body.ends_with('…') && back.body.len() > 3_000);
         assert_eq!(p.options(), (12 * 3_600, Urgency::High));
+        // Nothing but the id and the link fits the title's room: it ends,
+        // within the limit where it can be.
+        let huge = PushPayload {
+            title: "\u{1}".repeat(2_000),
+            body: "\u{2}".repeat(2_000),
+            tag: Some("t".repeat(2_000)),
+            ..p.clone()
+        };
+        let bytes = huge.to_bytes();
+        assert!(bytes.len() <= MAX_PAYLOAD_BYTES, "{}", bytes.len());
+        let back: PushPayload = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!((back.id.as_str(), back.tag), ("01JABC", None));
     }
 
     #[test]
@@ -451,6 +496,17 @@ mod tests {
         s.endpoint = "http://127.0.0.1:9/x".into();
         assert_eq!(field(&s, false), "endpoint", "loopback only where allowed");
         assert!(s.check(true).is_ok());
+        for inside in [
+            "https://169.254.169.254/latest",
+            "https://10.0.0.5/x",
+            "https://localhost/x",
+            "https://metadata.internal/x",
+            "https://push.example.net:8443/x",
+            "https://intranet/x",
+        ] {
+            s.endpoint = inside.into();
+            assert_eq!(field(&s, false), "endpoint", "{inside}");
+        }
         assert!(Subscription::parse(b"{}", false).is_err());
     }
 }

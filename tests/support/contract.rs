@@ -721,4 +721,20 @@ pub async fn push_subscriptions(store: &dyn Store) {
             .unwrap()
     );
     assert!(store.subscriptions_of("pio").await.unwrap().is_empty());
+    // A shared browser: its endpoint subscribed by another account is that
+    // account's alone from then on.
+    store
+        .put_subscription("pio", &sub(5, "c"), t0 + Duration::hours(3))
+        .await
+        .unwrap();
+    assert_eq!(store.subscriptions_of("pio").await.unwrap().len(), 1);
+    assert!(
+        !store
+            .subscriptions_of("pia")
+            .await
+            .unwrap()
+            .iter()
+            .any(|s| s.subscription.endpoint.ends_with("/5")),
+        "the first account no longer gets this browser's pushes"
+    );
 }

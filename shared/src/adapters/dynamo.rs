@@ -875,6 +875,25 @@ impl PushSubscriptions for DynamoStore {
         subscription: &crate::push::Subscription,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        // The endpoint's previous owner (the browser's last user) loses it.
+        let owner_pk = push_owner_pk(&subscription.endpoint);
+        let previous = self
+            .get(owner_pk.clone(), PUSH_OWNER_SK)
+            .await?
+            .and_then(|i| i.get("userId").and_then(|v| v.as_s().ok().cloned()));
+        if let Some(previous) = previous.filter(|p| p != user_id) {
+            self.delete_subscription(&previous, &subscription.endpoint)
+                .await?;
+        }
+        let mut owner = key(owner_pk, PUSH_OWNER_SK);
+        owner.insert("userId".into(), s(user_id));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(owner))
+            .send()
+            .await
+            .map_err(backend)?;
         let existing = self.subscriptions_of(user_id).await?;
         let (stored, dropped) = subscription_change(&existing, subscription, now);
         let item = to_item(user_pk(user_id), push_sk(&subscription.endpoint), &stored)?;

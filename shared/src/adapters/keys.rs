@@ -11,6 +11,7 @@
 //! | delivery log entry| `USER#u`       | `DELIVERY#<ulid>#<channel>#<entry>` |
 //! | suppressed address| `SUPPRESSED#<address>` | `SUPPRESSION`       |
 //! | push subscription | `USER#u`       | `PUSH#<sha256 of endpoint>` |
+//! | its owner         | `PUSHEP#<sha256 of endpoint>` | `OWNER`      |
 //! | template override | `TEMPLATE`     | `<type>#<channel>`          |
 //! | event claim       | `EVENT#id`     | `EVENT`                     |
 //! | statistics        | `STATS#<hour>#<shard>` | `COUNTS` (`COUNTS#<shard>` in DynamoDB) |
@@ -139,17 +140,27 @@ pub const PUSH_PREFIX: &str = "PUSH#";
 /// Sorts just after every `PUSH#…` key.
 pub const PUSH_END: &str = "PUSH$";
 
+fn endpoint_digest(endpoint: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(endpoint.as_bytes()))
+}
+
 /// A user's push subscription, by a digest of its endpoint (endpoints are
 /// long URLs; the digest keeps the key short and one per endpoint).
 pub fn push_sk(endpoint: &str) -> String {
-    use base64::Engine;
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(endpoint.as_bytes());
-    format!(
-        "{PUSH_PREFIX}{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
-    )
+    format!("{PUSH_PREFIX}{}", endpoint_digest(endpoint))
 }
+
+/// Whose an endpoint is: one browser, one user at a time, so a browser
+/// shared by two accounts never gets the first one's pushes after the
+/// second subscribes it.
+pub fn push_owner_pk(endpoint: &str) -> String {
+    format!("PUSHEP#{}", endpoint_digest(endpoint))
+}
+
+pub const PUSH_OWNER_SK: &str = "OWNER";
 
 pub fn template_sk(kind: EventType, channel: Channel) -> String {
     format!("{}#{}", kind.as_str(), channel.as_str())

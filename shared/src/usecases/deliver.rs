@@ -26,6 +26,8 @@ pub struct Sender<'a> {
     pub push: &'a dyn PushService,
     /// The VAPID key and `VAPID_SUBJECT`: web pushes are signed with them.
     pub vapid: Option<(&'a crate::push::VapidKey, &'a str)>,
+    /// http push endpoints on loopback are allowed (the local stack only).
+    pub loopback_http: bool,
     pub retries: &'a dyn Queue,
     /// Where the shop's webhooks are queued, when it has an endpoint.
     pub webhooks: Option<&'a dyn Queue>,
@@ -126,7 +128,7 @@ pub(crate) async fn record(
     retried: bool,
 ) -> Result<(), MessageError> {
     let (detail, provider_message_id) = match channel {
-        Channel::InApp => (detail, None),
+        Channel::InApp | Channel::Push => (detail, None),
         _ => (None, detail),
     };
     let rec = DeliveryRecord {

@@ -37,9 +37,19 @@ pub async fn push(
         return Ok(Delivered::NotPushed { reason });
     }
     let Some((key, subject)) = app.vapid else {
-        return Err(MessageError::Retry(
-            "VAPID_PRIVATE_KEY is not set: web pushes wait on the queue".into(),
-        ));
+        // Subscriptions made while a key was configured, which is gone now.
+        let reason = "web push is not configured (VAPID_PRIVATE_KEY)".to_owned();
+        record(
+            app,
+            attempt,
+            target,
+            DeliveryStatus::Skipped,
+            Some(reason.clone()),
+            None,
+            false,
+        )
+        .await?;
+        return Ok(Delivered::NotPushed { reason });
     };
     let mut subs = app.push_subscriptions.subscriptions_of(user_id).await?;
     if let Some(only) = &only {
@@ -66,13 +76,21 @@ pub async fn push(
         ttl_seconds,
         urgency,
         topic: topic.as_deref(),
+        loopback_http: app.loopback_http,
     };
     let now = app.clock.now();
+    // A request that cannot be built (a stored subscription no longer
+    // valid, say) will not be built later either: refused, not retried.
     let answers = join_all(subs.iter().map(|s| {
         let body = &body;
         async move {
-            let req = crate::push::request(key, subject, &s.subscription, body, options, now)?;
-            app.push.push(&req).await
+            match crate::push::request(key, subject, &s.subscription, body, options, now) {
+                Ok(req) => Some(app.push.push(&req).await),
+                Err(e) => {
+                    tracing::warn!(error = %e, "web push request not built");
+                    None
+                }
+            }
         }
     }))
     .await;
@@ -80,13 +98,22 @@ pub async fn push(
     let mut wait = RETRY_DELAY_SECONDS;
     for (s, answer) in subs.iter().zip(answers) {
         let endpoint = &s.subscription.endpoint;
+        let Some(answer) = answer else {
+            refused.push("the subscription cannot be pushed to".to_owned());
+            continue;
+        };
         match answer {
             Ok(a) if (200..300).contains(&a.status) => delivered += 1,
             Ok(a) if a.status == 404 || a.status == 410 => {
-                // The browser unsubscribed or the subscription expired.
-                app.push_subscriptions
+                // The browser unsubscribed or the subscription expired. Best
+                // effort: failing here must not push again to the others.
+                if let Err(e) = app
+                    .push_subscriptions
                     .delete_subscription(user_id, endpoint)
-                    .await?;
+                    .await
+                {
+                    tracing::warn!(error = %e, "a gone subscription was not deleted");
+                }
                 gone += 1;
             }
             Ok(a) if a.status == 429 || a.status >= 500 => {
@@ -134,12 +161,17 @@ pub async fn push(
             payload: payload.clone(),
             endpoints: Some(retry.into_iter().map(|(e, _)| e).collect()),
         };
-        app.retries
+        // Some devices have it: a failure here must not push to them again.
+        if let Err(e) = app
+            .retries
             .send(vec![OutMessage {
                 body: follow_up.to_body(),
                 delay_seconds: wait,
             }])
-            .await?;
+            .await
+        {
+            tracing::error!(error = %e, retrying, "the follow-up push job was not queued");
+        }
     }
     if delivered > 0 {
         record_sent(

@@ -664,6 +664,12 @@ impl PushSubscriptions for EmbeddedStore {
             .map(|(_, s)| s)
             .collect();
             let (stored, dropped) = subscription_change(&existing, &sub, now);
+            // The endpoint's previous owner (the browser's last user) loses it.
+            let owner = key(&push_owner_pk(&sub.endpoint), PUSH_OWNER_SK);
+            if let Some(previous) = get::<String>(t, &owner)?.filter(|p| *p != user) {
+                remove(t, &key(&user_pk(&previous), &push_sk(&sub.endpoint)))?;
+            }
+            put(t, &owner, &user)?;
             put(t, &key(&pk, &push_sk(&sub.endpoint)), &stored)?;
             for endpoint in dropped {
                 remove(t, &key(&pk, &push_sk(&endpoint)))?;
