@@ -15,30 +15,10 @@ use serde_json::{Value, json};
 const SIM: &str = "simulator.amazonses.com";
 
 async fn get(addr: SocketAddr, path: &str, token: &str) -> (u16, Value) {
-    let auth = format!("Bearer {token}");
-    http(addr, "GET", path, &[("authorization", &auth)], None).await
+    send(addr, "GET", path, token, Value::Null).await
 }
 
-async fn send(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    token: &str,
-    body: Value,
-) -> (u16, Value) {
-    let auth = format!("Bearer {token}");
-    http(
-        addr,
-        method,
-        path,
-        &[
-            ("authorization", &auth),
-            ("content-type", "application/json"),
-        ],
-        Some(&body.to_string()),
-    )
-    .await
-}
+use integration::client::authed as send;
 
 fn event(id: &str, user: &str) -> Value {
     json!({

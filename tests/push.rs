@@ -9,32 +9,8 @@ use serde_json::{Value, json};
 use shared::push::{Options, Subscription, SubscriptionKeys, Urgency, VapidKey, request};
 
 fn python(script: &str, input: &Value) -> Value {
-    let python = concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python");
-    assert!(
-        std::path::Path::new(python).exists(),
-        "{python} is missing: scripts/test.sh installs the test tools (http-ece, PyJWT)"
-    );
-    let mut child = std::process::Command::new(python)
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run python");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "python: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let out = integration::python::run(script, input).unwrap_or_else(|e| panic!("python: {e}"));
+    serde_json::from_str(&out).unwrap()
 }
 
 const CHECK: &str = r#"
@@ -105,7 +81,6 @@ mod stack {
     //! Web push end to end on the local stack: the test is the browser (it
     //! makes the subscriber's keys) and the push service (a loopback sink).
 
-    use std::net::SocketAddr;
     use std::time::Duration;
 
     use base64::Engine;
@@ -117,26 +92,7 @@ mod stack {
     use p256::elliptic_curve::sec1::ToEncodedPoint;
     use serde_json::{Value, json};
 
-    async fn call(
-        addr: SocketAddr,
-        method: &str,
-        path: &str,
-        token: &str,
-        body: Value,
-    ) -> (u16, Value) {
-        let auth = format!("Bearer {token}");
-        http(
-            addr,
-            method,
-            path,
-            &[
-                ("authorization", &auth),
-                ("content-type", "application/json"),
-            ],
-            Some(&body.to_string()),
-        )
-        .await
-    }
+    use integration::client::authed as call;
 
     fn event(id: &str, user: &str, order: &str) -> Value {
         json!({"id": id, "type": "order.status_changed", "userId": user,

@@ -78,6 +78,29 @@ pub async fn http(
     (status, json(&body))
 }
 
+/// [`http`] as a signed-in user: a JSON body (none for `Value::Null`).
+pub async fn authed(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Value,
+) -> (u16, Value) {
+    let auth = format!("Bearer {token}");
+    let body = (!body.is_null()).then(|| body.to_string());
+    http(
+        addr,
+        method,
+        path,
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
+        body.as_deref(),
+    )
+    .await
+}
+
 /// [`try_http`] from code that is not async (starting moto, a poster
 /// thread), also when called from inside a runtime: it runs on a thread of
 /// its own with a runtime of its own.

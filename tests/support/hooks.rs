@@ -194,11 +194,6 @@ async fn handle(
 /// Verifies a received webhook with the `standardwebhooks` package (an
 /// implementation independent of ours); the error is its message.
 pub fn verify(secret: &str, hook: &Hook) -> Result<(), String> {
-    let python = concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python");
-    assert!(
-        std::path::Path::new(python).exists(),
-        "{python} is missing: scripts/test.sh installs the test tools (standardwebhooks)"
-    );
     let script = r#"
 import json, sys
 from standardwebhooks.webhooks import Webhook
@@ -218,23 +213,5 @@ except Exception as e:
             "webhook-signature": hook.signature,
         },
     });
-    let mut child = std::process::Command::new(python)
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("run python");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-    }
+    crate::python::run(script, &input).map(|_| ())
 }

@@ -8,6 +8,7 @@ pub mod logs;
 pub mod mgmt;
 pub mod moto;
 pub mod process;
+pub mod python;
 pub mod serve;
 pub mod stack;
 pub mod temp;

@@ -65,20 +65,11 @@ pub fn validate_override(kind: EventType, body: &TemplateBody) -> Result<(), Val
             body: body.clone(),
             updated_at: chrono::Utc::now(),
         }]);
-        // Only the link is judged here: another field that fails to render
-        // for sample data (say, out of fuel) is the worker's to report, as
-        // before, not a reason to refuse the save.
-        match templates.render_in_app(&sample_event(kind)) {
-            Ok(rendered) => {
-                if let Some(url) = rendered.action_url {
-                    crate::links::check_action_url("actionUrl", &url, false)?;
-                }
-            }
-            Err(e) if e.name.ends_with("/actionUrl") => {
-                return Err(ValidationError::new("actionUrl", e.to_string()));
-            }
-            Err(_) => {}
-        }
+        check_rendered_link(
+            templates
+                .render_in_app(&sample_event(kind))
+                .map(|r| r.action_url),
+        )?;
     }
     if let TemplateBody::Push(t) = body {
         if t.title.trim().is_empty() {
@@ -91,17 +82,11 @@ pub fn validate_override(kind: EventType, body: &TemplateBody) -> Result<(), Val
             body: body.clone(),
             updated_at: chrono::Utc::now(),
         }]);
-        match templates.render_push(&sample_event(kind)) {
-            Ok(rendered) => {
-                if let Some(url) = rendered.action_url {
-                    crate::links::check_action_url("actionUrl", &url, false)?;
-                }
-            }
-            Err(e) if e.name.ends_with("/actionUrl") => {
-                return Err(ValidationError::new("actionUrl", e.to_string()));
-            }
-            Err(_) => {}
-        }
+        check_rendered_link(
+            templates
+                .render_push(&sample_event(kind))
+                .map(|r| r.action_url),
+        )?;
     }
     if let TemplateBody::Sms(_) = body {
         // Render with sample data: the length is what a user would receive.
@@ -127,6 +112,22 @@ pub fn validate_override(kind: EventType, body: &TemplateBody) -> Result<(), Val
         }
     }
     Ok(())
+}
+
+/// A template's link, rendered for sample data, held to the rule for an
+/// admin's actionUrl. Only the link is judged: another field that fails to
+/// render for sample data is the worker's to report, not a reason to refuse.
+fn check_rendered_link(
+    rendered: Result<Option<String>, super::RenderError>,
+) -> Result<(), ValidationError> {
+    match rendered {
+        Ok(Some(url)) => crate::links::check_action_url("actionUrl", &url, false),
+        Ok(None) => Ok(()),
+        Err(e) if e.name.ends_with("/actionUrl") => {
+            Err(ValidationError::new("actionUrl", e.to_string()))
+        }
+        Err(_) => Ok(()),
+    }
 }
 
 #[cfg(test)]

@@ -12,6 +12,29 @@ use crate::usecases::deliver::{Attempt, Delivered, Sender, record, record_sent};
 /// Wait before a follow-up job retries the push services that asked for it.
 const RETRY_DELAY_SECONDS: u32 = 5;
 
+/// Logs why there was no push (an entry, no webhook) and says so.
+async fn not_pushed(
+    app: &Sender<'_>,
+    attempt: Attempt<'_>,
+    target: (&str, &str, Channel),
+    reason: &str,
+) -> Result<Delivered, MessageError> {
+    let why = Some(reason.to_owned());
+    record(
+        app,
+        attempt,
+        target,
+        DeliveryStatus::Skipped,
+        why,
+        None,
+        false,
+    )
+    .await?;
+    Ok(Delivered::NotPushed {
+        reason: reason.to_owned(),
+    })
+}
+
 pub async fn push(
     app: &Sender<'_>,
     attempt: Attempt<'_>,
@@ -23,51 +46,30 @@ pub async fn push(
     // The rule: a user with an open tab got it in-app; the desktop is not
     // told twice.
     if !app.devices.live(user_id).await?.is_empty() {
-        let reason = "an open tab of the user got it in-app".to_owned();
-        record(
+        return not_pushed(
             app,
             attempt,
             target,
-            DeliveryStatus::Skipped,
-            Some(reason.clone()),
-            None,
-            false,
+            "an open tab of the user got it in-app",
         )
-        .await?;
-        return Ok(Delivered::NotPushed { reason });
+        .await;
     }
     let Some((key, subject)) = app.vapid else {
         // Subscriptions made while a key was configured, which is gone now.
-        let reason = "web push is not configured (VAPID_PRIVATE_KEY)".to_owned();
-        record(
+        return not_pushed(
             app,
             attempt,
             target,
-            DeliveryStatus::Skipped,
-            Some(reason.clone()),
-            None,
-            false,
+            "web push is not configured (VAPID_PRIVATE_KEY)",
         )
-        .await?;
-        return Ok(Delivered::NotPushed { reason });
+        .await;
     };
     let mut subs = app.push_subscriptions.subscriptions_of(user_id).await?;
     if let Some(only) = &only {
         subs.retain(|s| only.contains(&s.subscription.endpoint));
     }
     if subs.is_empty() {
-        let reason = "no push subscription".to_owned();
-        record(
-            app,
-            attempt,
-            target,
-            DeliveryStatus::Skipped,
-            Some(reason.clone()),
-            None,
-            false,
-        )
-        .await?;
-        return Ok(Delivered::NotPushed { reason });
+        return not_pushed(app, attempt, target, "no push subscription").await;
     }
     let body = payload.to_bytes();
     let (ttl_seconds, urgency) = payload.options();
