@@ -75,7 +75,9 @@ pub async fn start(uses: Uses) -> Result<&'static App, crate::config::ConfigErro
     }
     // A VAPID key that does not parse stops the cold start, with the reason.
     app.require_vapid()?;
-    if uses.web_push {
+    // Only with a key: loading the system's TLS roots is cold-start time
+    // a sender without web push should not pay.
+    if uses.web_push && app.vapid.is_some() {
         let client =
             crate::adapters::https::HttpsClient::new().map_err(crate::config::ConfigError)?;
         app = app.with_push_service(Arc::new(client));

@@ -233,6 +233,36 @@ impl DynamoStore {
         }
     }
 
+    /// Writes one item, replacing what was there.
+    async fn put_plain(&self, item: Item) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    /// Deletes one item; whether it existed.
+    async fn delete_existing(
+        &self,
+        pk: impl Into<String>,
+        sk: impl Into<String>,
+    ) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+    }
+
     async fn get(&self, pk: String, sk: impl Into<String>) -> Result<Option<Item>, StoreError> {
         let out = self
             .client
@@ -726,13 +756,7 @@ impl TemplateStore for DynamoStore {
 
     async fn put_template_override(&self, o: &TemplateOverride) -> Result<(), StoreError> {
         let item = to_item(TEMPLATE_PK, template_sk(o.kind, o.channel), o)?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(backend)?;
+        self.put_plain(item).await?;
         Ok(())
     }
 
@@ -741,16 +765,8 @@ impl TemplateStore for DynamoStore {
         kind: EventType,
         channel: Channel,
     ) -> Result<bool, StoreError> {
-        let out = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key(TEMPLATE_PK, template_sk(kind, channel))))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
-            .send()
+        self.delete_existing(TEMPLATE_PK, template_sk(kind, channel))
             .await
-            .map_err(backend)?;
-        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
     }
 }
 
@@ -887,23 +903,11 @@ impl PushSubscriptions for DynamoStore {
         }
         let mut owner = key(owner_pk, PUSH_OWNER_SK);
         owner.insert("userId".into(), s(user_id));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(owner))
-            .send()
-            .await
-            .map_err(backend)?;
+        self.put_plain(owner).await?;
         let existing = self.subscriptions_of(user_id).await?;
         let (stored, dropped) = subscription_change(&existing, subscription, now);
         let item = to_item(user_pk(user_id), push_sk(&subscription.endpoint), &stored)?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(backend)?;
+        self.put_plain(item).await?;
         for endpoint in dropped {
             self.delete_subscription(user_id, &endpoint).await?;
         }
@@ -911,16 +915,8 @@ impl PushSubscriptions for DynamoStore {
     }
 
     async fn delete_subscription(&self, user_id: &str, endpoint: &str) -> Result<bool, StoreError> {
-        let out = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key(user_pk(user_id), push_sk(endpoint))))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
-            .send()
+        self.delete_existing(user_pk(user_id), push_sk(endpoint))
             .await
-            .map_err(backend)?;
-        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
     }
 
     async fn subscriptions_of(
@@ -956,27 +952,13 @@ impl Suppressions for DynamoStore {
             SUPPRESSION_SK,
             suppression,
         )?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(backend)?;
+        self.put_plain(item).await?;
         Ok(())
     }
 
     async fn lift_suppression(&self, address: &str) -> Result<bool, StoreError> {
-        let out = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key(suppression_pk(address), SUPPRESSION_SK)))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
-            .send()
+        self.delete_existing(suppression_pk(address), SUPPRESSION_SK)
             .await
-            .map_err(backend)?;
-        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
     }
 }
 
@@ -1025,13 +1007,7 @@ impl Directory for DynamoStore {
     }
 
     async fn list_user(&self, user_id: &str) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(directory_item(user_id)))
-            .send()
-            .await
-            .map_err(backend)?;
+        self.put_plain(directory_item(user_id)).await?;
         Ok(())
     }
 }
