@@ -6,20 +6,12 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { startStack, postEvent, launchBrowser, artifacts } from "./stack.mjs";
+import { openStackAndBrowser, closeStackAndBrowser, postEvent, artifacts } from "./stack.mjs";
 
 let stack;
 let browser;
-
-before(async () => {
-  stack = await startStack();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await stack?.stop();
-});
+before(async () => ({ stack, browser } = await openStackAndBrowser()));
+after(() => closeStackAndBrowser(stack, browser));
 
 test("two tabs of one user: toast and badge in both, mark read in one clears the other", async () => {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });

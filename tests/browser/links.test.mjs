@@ -6,20 +6,12 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startStack, launchBrowser } from "./stack.mjs";
+import { openStackAndBrowser, closeStackAndBrowser } from "./stack.mjs";
 
 let stack;
 let browser;
-
-before(async () => {
-  stack = await startStack();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await stack?.stop();
-});
+before(async () => ({ stack, browser } = await openStackAndBrowser()));
+after(() => closeStackAndBrowser(stack, browser));
 
 async function openDemo(user) {
   const page = await browser.newPage();

@@ -29,20 +29,12 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { startStack, launchBrowser, artifacts } from "./stack.mjs";
+import { openStackAndBrowser, closeStackAndBrowser, artifacts } from "./stack.mjs";
 
 let stack;
 let browser;
-
-before(async () => {
-  stack = await startStack();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await stack?.stop();
-});
+before(async () => ({ stack, browser } = await openStackAndBrowser()));
+after(() => closeStackAndBrowser(stack, browser));
 
 /** A context where the site may show notifications (no prompt in a headless browser). */
 async function notifyingContext() {

@@ -101,3 +101,14 @@ export async function launchBrowser() {
 }
 
 export const artifacts = resolve(import.meta.dirname, "../artifacts");
+
+/** The stack and a browser for one test file (`before`), and their end (`after`). */
+export async function openStackAndBrowser() {
+  const stack = await startStack();
+  return { stack, browser: await launchBrowser() };
+}
+
+export async function closeStackAndBrowser(stack, browser) {
+  await browser?.close();
+  await stack?.stop();
+}
