@@ -4,15 +4,36 @@
 use std::time::Duration;
 
 use integration::client::{Client, http};
-use integration::stack::{admin_token, post_event, start, temp_dir, token};
+use integration::stack::{admin_token, post_event, start, start_with, temp_dir, token};
 use integration::{order_event, wait_for, wait_until};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_device_of_the_user_gets_it_and_nobody_else() {
     let stack = start(temp_dir("fanout")).await;
+    every_device_and_nobody_else(&stack).await;
+    assert_eq!(
+        stack.signed_pushes_served(),
+        0,
+        "the default path pushes straight into the sockets"
+    );
+    stack.stop().await;
+}
+
+/// The same through the real SDK client: SigV4-signed PostToConnection
+/// calls to the gateway's management API, as the sender makes on AWS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_signed_pushes_every_device_gets_it_through_the_management_api() {
+    let stack = start_with(temp_dir("fanout-signed"), |o| o.signed_pushes = true).await;
+    every_device_and_nobody_else(&stack).await;
+    // Three devices got the notification and the read receipt.
+    assert_eq!(stack.signed_pushes_served(), 6);
+    stack.stop().await;
+}
+
+async fn every_device_and_nobody_else(stack: &integration::stack::Stack) {
     let ws = stack.ws_url();
-    let (alice, bob) = (token(&stack, "alice").await, token(&stack, "bob").await);
+    let (alice, bob) = (token(stack, "alice").await, token(stack, "bob").await);
     let mut a1 = Client::connect(&ws, &alice).await.unwrap();
     let mut a2 = Client::connect(&ws, &alice).await.unwrap();
     let (mut a3, chosen) = Client::connect_subprotocol(&ws, &alice).await.unwrap();
@@ -23,7 +44,7 @@ async fn every_device_of_the_user_gets_it_and_nobody_else() {
     );
     let mut b1 = Client::connect(&ws, &bob).await.unwrap();
 
-    let (status, body) = post_event(&stack, &order_event("evt_e2e_1", "alice")).await;
+    let (status, body) = post_event(stack, &order_event("evt_e2e_1", "alice")).await;
     assert_eq!(status, 202, "{body}");
     let mut ids = Vec::new();
     for c in [&mut a1, &mut a2, &mut a3] {
@@ -42,7 +63,6 @@ async fn every_device_of_the_user_gets_it_and_nobody_else() {
         assert_eq!(ack["data"], json!({"id": ids[0], "unreadCount": 0}));
     }
     assert!(b1.silent_for(200).await);
-    stack.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -33,9 +33,11 @@ fn command(s: &Subject, api: &RuntimeApi) -> Command {
         .env("RUST_LOG", "error")
         .envs(s.env.iter().cloned())
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .kill_on_drop(true);
+    // BENCH_CHILD_LOGS=1 shows the function's logs (to see why it failed).
+    if std::env::var_os("BENCH_CHILD_LOGS").is_none() {
+        c.stdout(Stdio::null()).stderr(Stdio::null());
+    }
     c
 }
 
@@ -90,4 +92,46 @@ pub async fn warm(s: &Subject, n: usize) -> (Vec<f64>, u64) {
         .unwrap_or(0);
     let _ = child.kill().await;
     (lat, hwm)
+}
+
+/// CPU time of a process so far, in nanoseconds: the sum of its threads'
+/// time on a CPU (`/proc/<pid>/task/*/schedstat`), waiting on I/O excluded.
+pub fn cpu_ns(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// One warm process invoked once per event, in order: the CPU nanoseconds
+/// it spent on the events after the first `warmup` (its cold start and
+/// first calls excluded), and how many answers did not contain `s.expect`
+/// (moto answers a 500 now and then; those are retried in production).
+pub async fn cpu(s: &Subject, events: &[String], warmup: usize) -> (u64, usize) {
+    let mut api = RuntimeApi::start().await;
+    let mut child = command(s, &api).spawn().expect("spawn");
+    let pid = child.id().expect("pid");
+    let (mut start, mut failed) = (0, 0);
+    for (i, event) in events.iter().enumerate() {
+        if i == warmup {
+            start = cpu_ns(pid);
+        }
+        api.invoke(event);
+        let a = tokio::time::timeout(Duration::from_secs(30), api.answers.recv())
+            .await
+            .expect("answer")
+            .unwrap();
+        assert!(a.ok, "{}: the invocation failed: {}", s.label, a.body);
+        if !a.body.contains(&s.expect) {
+            eprintln!("{}: {}", s.label, a.body);
+            failed += 1;
+        }
+    }
+    let spent = cpu_ns(pid) - start;
+    let _ = child.kill().await;
+    (spent, failed)
 }

@@ -1,6 +1,6 @@
-//! End to end on this machine: N WebSocket clients, business events posted
-//! at a steady rate, latency from POST /events to `notification:new` at the
-//! client. The same load generator drives the local stack and the seed-style
+//! End to end on this machine: N WebSocket clients (two devices per user),
+//! business events posted at a steady rate, latency from POST /events to
+//! `notification:new` at each device. The same load generator drives the local stack and the seed-style
 //! Socket.IO baseline. Everything stays on 127.0.0.1 and stops by itself.
 
 use std::collections::HashMap;
@@ -140,7 +140,11 @@ pub async fn start_socketio(dir: &Path, db: &Path) -> Target {
     }
 }
 
-type Seen = Arc<Mutex<HashMap<String, (Instant, usize)>>>;
+/// Per (event id, device): when it first arrived and how many times.
+type Seen = Arc<Mutex<HashMap<(String, usize), (Instant, usize)>>>;
+
+/// Devices (WebSocket clients) per user: every event must reach both.
+pub const DEVICES_PER_USER: usize = 2;
 
 pub fn token(user: &str) -> String {
     let config = shared::Config::default();
@@ -151,7 +155,13 @@ pub fn token(user: &str) -> String {
 }
 
 /// Connects one client and records every `notification:new` it receives.
-async fn client(target: Endpoint, user: String, seen: Seen, ready: tokio::sync::mpsc::Sender<()>) {
+async fn client(
+    target: Endpoint,
+    user: String,
+    device: usize,
+    seen: Seen,
+    ready: tokio::sync::mpsc::Sender<()>,
+) {
     let url = match target.kind {
         Kind::Ours => format!("ws://{}/?token={}", target.ws, token(&user)),
         Kind::SocketIo => format!("ws://{}/socket.io/?EIO=4&transport=websocket", target.ws),
@@ -197,7 +207,7 @@ async fn client(target: Endpoint, user: String, seen: Seen, ready: tokio::sync::
         if let Some(eid) = data["eventId"].as_str() {
             let now = Instant::now();
             let mut s = seen.lock().unwrap();
-            let e = s.entry(eid.to_owned()).or_insert((now, 0));
+            let e = s.entry((eid.to_owned(), device)).or_insert((now, 0));
             e.1 += 1;
         }
     }
@@ -214,8 +224,9 @@ pub struct Run {
 }
 
 impl Run {
+    /// Deliveries that never came: every accepted event owes one per device.
     pub fn lost(&self) -> usize {
-        self.accepted - self.delivered
+        self.accepted * DEVICES_PER_USER - self.delivered
     }
 }
 
@@ -232,6 +243,7 @@ impl Drop for Clients {
     }
 }
 
+/// `n` clients: user `load{i / 2}` on devices `i`, two per user.
 pub async fn connect_clients(target: Endpoint, n: usize) -> Clients {
     let seen: Seen = Arc::default();
     let (tx, mut rx) = tokio::sync::mpsc::channel(n);
@@ -239,7 +251,8 @@ pub async fn connect_clients(target: Endpoint, n: usize) -> Clients {
     for i in 0..n {
         tasks.push(tokio::spawn(client(
             target,
-            format!("load{i}"),
+            format!("load{}", i / DEVICES_PER_USER),
+            i,
             seen.clone(),
             tx.clone(),
         )));
@@ -255,7 +268,8 @@ pub async fn connect_clients(target: Endpoint, n: usize) -> Clients {
     Clients { seen, tasks }
 }
 
-/// Posts `rate` events a second for `secs`, spread over `users` users.
+/// Posts `rate` events a second for `secs`, spread over `users` users
+/// (`clients / DEVICES_PER_USER`).
 pub async fn load(
     target: Endpoint,
     clients: &Clients,
@@ -307,15 +321,11 @@ pub async fn load(
     let deadline = Instant::now() + Duration::from_secs(3);
     loop {
         let delivered = {
+            let sent = sent_at.lock().unwrap();
             let seen = clients.seen.lock().unwrap();
-            sent_at
-                .lock()
-                .unwrap()
-                .keys()
-                .filter(|k| seen.contains_key(*k))
-                .count()
+            seen.keys().filter(|(id, _)| sent.contains_key(id)).count()
         };
-        if delivered >= accepted || Instant::now() > deadline {
+        if delivered >= accepted * DEVICES_PER_USER || Instant::now() > deadline {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -324,8 +334,8 @@ pub async fn load(
     let seen = clients.seen.lock().unwrap();
     let mut latencies = Vec::new();
     let mut duplicates = 0;
-    for (id, t0) in sent_at.iter() {
-        if let Some((t1, n)) = seen.get(id) {
+    for ((id, _), (t1, n)) in seen.iter() {
+        if let Some(t0) = sent_at.get(id) {
             latencies.push(t1.saturating_duration_since(*t0).as_secs_f64() * 1000.0);
             duplicates += n - 1;
         }

@@ -7,6 +7,7 @@
 mod broadcast;
 mod calls;
 mod coldstart;
+mod cpu;
 mod e2e;
 mod fanout;
 mod runtime;
@@ -155,6 +156,13 @@ async fn coldstart(quick: bool, r: &mut Report) -> (f64, f64) {
                 "\"statusCode\":200",
             )
         },
+        subject(
+            "minimal Rust (one DynamoDB client, one PutItem)",
+            rel.join("rust-minimal"),
+            vec![],
+            &connect_event,
+            "\"statusCode\":200",
+        ),
     ];
     let runs = if quick { 5 } else { 15 };
     let mut med = Vec::new();
@@ -176,8 +184,9 @@ async fn coldstart(quick: bool, r: &mut Report) -> (f64, f64) {
     }
     let ratio_connect = med[0] / med[1];
     let ratio_sender = med[2] / med[3];
-    writeln!(t, "\nRatio Rust / Node.js (target at most 0.125): ws-connect {ratio_connect:.3} ({}), sender {ratio_sender:.3} ({}). Rust under 25 ms: ws-connect {:.1} ms ({}), sender {:.1} ms ({}).",
-        ok(ratio_connect <= 0.125), ok(ratio_sender <= 0.125), med[0], ok(med[0] < 25.0), med[2], ok(med[2] < 25.0)).unwrap();
+    let ratio_floor = med[0] / med[5];
+    writeln!(t, "\nRatio Rust / Node.js (target under 1/15 = 0.067): ws-connect {ratio_connect:.3} ({}), sender {ratio_sender:.3}. ws-connect / the minimal Rust program (target at most 1.2): {ratio_floor:.2} ({}). Sender under 25 ms: {:.1} ms ({}).",
+        ok(ratio_connect < 1.0 / 15.0), ok(ratio_floor <= 1.2), med[2], ok(med[2] < 25.0)).unwrap();
     writeln!(t, "\nws-connect reading its JWT secret from Secrets Manager (one GetSecretValue to moto at cold start): {:.1} ms, {:+.1} ms against the variable; ratio to Node.js {:.3} (target at most 0.125: {}).",
         med[4], med[4] - med[0], med[4] / med[1], ok(med[4] / med[1] <= 0.125)).unwrap();
 
@@ -210,6 +219,30 @@ async fn coldstart(quick: bool, r: &mut Report) -> (f64, f64) {
     (med[0], med[2])
 }
 
+async fn cpu(quick: bool, r: &mut Report) {
+    let (batches, warmup) = if quick { (6, 2) } else { (40, 5) };
+    let c = cpu::run(&bin_dir(), batches, warmup).await;
+    let mut t = format!(
+        "## 6. CPU time per notification\n\nThe worker and the sender binaries under the runtime API emulator against moto (JSON logs at INFO, as deployed), a user with two devices and an email address, SQS batches of ten; CPU time of the function's process (its threads' time on a CPU, from `/proc/<pid>/task/*/schedstat`), waiting on moto excluded, over {} events after {warmup} warm-up batches. The sender handles {:.1} jobs per notification (in-app to two devices, email).\n\n| function | CPU µs per notification |\n|---|---|\n",
+        c.events, c.jobs_per_event
+    );
+    writeln!(
+        t,
+        "| worker | {:.0} |\n| sender | {:.0} |",
+        c.worker_us, c.sender_us
+    )
+    .unwrap();
+    if c.failed > 0 {
+        writeln!(
+            t,
+            "\n{} invocations reported a failed record (moto answered 500); their CPU is counted.",
+            c.failed
+        )
+        .unwrap();
+    }
+    r.add(t);
+}
+
 async fn fanout(quick: bool, r: &mut Report) {
     let rounds = if quick { 5 } else { 20 };
     let res = fanout::run(&[1, 10, 100], rounds).await;
@@ -228,15 +261,17 @@ async fn fanout(quick: bool, r: &mut Report) {
 
 async fn e2e(quick: bool, r: &mut Report) {
     let clients = if quick { 200 } else { 1000 };
-    let secs = if quick { 3 } else { 10 };
-    let ramp_secs = if quick { 2 } else { 5 };
+    let users = clients / e2e::DEVICES_PER_USER;
+    let secs = if quick { 2 } else { 8 };
     let dir = std::env::temp_dir().join(format!("notify-bench-{}", ulid::Ulid::new()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut t = format!(
-        "## 3. End to end, locally\n\n{clients} WebSocket clients (one user each), events posted at a steady rate for {secs} s; latency from `POST /events` to `notification:new` at the client. Then rates doubling from 200/s, {ramp_secs} s each, until something is lost or late (p99 over 1 s) or the rate cannot be sustained.\n\n| stack | rate/s | sent | delivered | lost | dup | p50 ms | p99 ms | max ms |\n|---|---|---|---|---|---|---|---|---|\n"
+        "## 3. End to end, locally\n\n{users} users x {} devices = {clients} WebSocket clients, one load generator for both stacks; events posted at a steady rate for {secs} s per step, rates rising until something is lost or late (p99 over 1 s) or the rate cannot be sustained; latency from `POST /events` to `notification:new` at each device (every event counts twice).\n\n| stack | rate/s | events | deliveries | lost | dup | p50 ms | p99 ms | max ms |\n|---|---|---|---|---|---|---|---|---|\n",
+        e2e::DEVICES_PER_USER
     );
+    let rates = [200u32, 500, 1000, 2000, 4000, 8000];
     let mut best = Vec::new();
-    let mut p99_ours = f64::NAN;
+    let mut p99s: Vec<std::collections::BTreeMap<u32, f64>> = Vec::new();
     for kind in [e2e::Kind::Ours, e2e::Kind::SocketIo] {
         let target = match kind {
             e2e::Kind::Ours => e2e::start_ours(&bin_dir().join("local"), &dir.join("ours")).await,
@@ -253,12 +288,15 @@ async fn e2e(quick: bool, r: &mut Report) {
             e2e::Kind::SocketIo => "Socket.IO baseline (Node.js)",
         };
         let cs = e2e::connect_clients(target.at, clients).await;
-        let run = e2e::load(target.at, &cs, clients, 200, secs, "steady").await;
-        if kind == e2e::Kind::Ours {
-            p99_ours = percentile(&run.latencies, 99.0);
-        }
-        let row = |run: &e2e::Run| {
-            format!(
+        // Warm up (connections, caches, JIT) before anything is counted.
+        let _ = e2e::load(target.at, &cs, users, 100, 1, "warmup").await;
+        let mut sustained = 0;
+        let mut p99 = std::collections::BTreeMap::new();
+        for rate in rates {
+            let run = e2e::load(target.at, &cs, users, rate, secs, "step").await;
+            let run_p99 = percentile(&run.latencies, 99.0);
+            writeln!(
+                t,
                 "| {label} | {} | {} | {} | {} | {} | {:.1} | {:.1} | {:.1} |",
                 run.rate,
                 run.accepted,
@@ -266,30 +304,33 @@ async fn e2e(quick: bool, r: &mut Report) {
                 run.lost(),
                 run.duplicates,
                 median(&run.latencies),
-                percentile(&run.latencies, 99.0),
+                run_p99,
                 max(&run.latencies)
             )
-        };
-        writeln!(t, "{}", row(&run)).unwrap();
-        let mut sustained = 0;
-        for rate in [200u32, 400, 800, 1600, 3200, 6400] {
-            let run = e2e::load(target.at, &cs, clients, rate, ramp_secs, "ramp").await;
-            writeln!(t, "{}", row(&run)).unwrap();
+            .unwrap();
             let good = run.lost() == 0
                 && run.accepted == run.sent
-                && percentile(&run.latencies, 99.0) < 1000.0
+                && run_p99 < 1000.0
                 && run.achieved_rate >= rate as f64 * 0.9;
             if !good {
                 break;
             }
+            p99.insert(rate, run_p99);
             sustained = rate;
         }
         best.push(sustained);
+        p99s.push(p99);
         drop(cs);
         target.stop().await;
     }
-    writeln!(t, "\nHighest sustained rate with nothing lost: local stack {}/s, Socket.IO baseline {}/s (target at least 2x: {}). p99 at 200/s: {p99_ours:.1} ms (target under 10 ms: {}).",
-        best[0], best[1], ok(best[0] >= 2 * best[1].max(1)), ok(p99_ours < 10.0)).unwrap();
+    let p99_200 = p99s[0].get(&200).copied().unwrap_or(f64::NAN);
+    // Every rate the baseline sustained: ours must be sustained there too,
+    // with a p99 no higher than the baseline's.
+    let not_worse = p99s[1]
+        .iter()
+        .all(|(rate, theirs)| p99s[0].get(rate).is_some_and(|ours| ours <= theirs));
+    writeln!(t, "\nHighest sustained rate with nothing lost and p99 under 1 s: local stack {}/s, Socket.IO baseline {}/s (target at least 2x: {}). p99 at each rate the baseline sustains no higher than the baseline's: {}. p99 at 200/s: {p99_200:.1} ms (target under 10 ms: {}).",
+        best[0], best[1], ok(best[0] >= 2 * best[1].max(1)), ok(not_worse), ok(p99_200 < 10.0)).unwrap();
     r.add(t);
 }
 
@@ -312,11 +353,12 @@ async fn soak(args: &[String]) {
     let target = e2e::start_ours(&bin_dir().join("local"), &dir).await;
     let t0 = std::time::Instant::now();
     let cs = e2e::connect_clients(target.at, clients).await;
+    let clients_users = clients / e2e::DEVICES_PER_USER;
     println!(
         "{clients} clients connected in {:.1} s",
         t0.elapsed().as_secs_f64()
     );
-    let run = e2e::load(target.at, &cs, clients, rate, secs, "soak").await;
+    let run = e2e::load(target.at, &cs, clients_users, rate, secs, "soak").await;
     println!(
         "| clients | rate/s | secs | sent | accepted | delivered | lost | duplicates | p50 ms | p99 ms | max ms | achieved rate/s | peak RSS MB |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n| {clients} | {rate} | {secs} | {} | {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.0} | {:.0} |",
         run.sent,
@@ -486,6 +528,9 @@ async fn main() {
     }
     if all || what == "calls" {
         calls(&mut r).await;
+    }
+    if all || what == "cpu" {
+        cpu(quick, &mut r).await;
     }
     if write {
         let extra = if quick { " --quick" } else { "" };

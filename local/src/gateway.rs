@@ -110,6 +110,9 @@ pub struct Gateway {
     pub quotas: Option<Quotas>,
     domain: String,
     live: Mutex<HashMap<String, Live>>,
+    /// `POST /@connections/{id}` requests answered 200: pushes that came
+    /// through the signed management API rather than the direct path.
+    management_posts: AtomicU64,
     stop: watch::Receiver<bool>,
     tracker: Tracker,
 }
@@ -174,9 +177,15 @@ impl Gateway {
             quotas,
             domain,
             live: Mutex::new(HashMap::new()),
+            management_posts: AtomicU64::new(0),
             stop,
             tracker,
         })
+    }
+
+    /// Pushes delivered through `POST /@connections/{id}`.
+    pub fn management_posts(&self) -> u64 {
+        self.management_posts.load(Ordering::Relaxed)
     }
 
     pub fn connection_count(&self) -> usize {
@@ -489,6 +498,15 @@ impl Gateway {
         .await;
     }
 
+    /// Hands `data` to the connection's socket; `Err` when it is gone.
+    fn deliver(&self, id: &str, data: Vec<u8>) -> Result<(), ()> {
+        let live = self.live.lock().expect("registry");
+        match live.get(id) {
+            Some(l) if l.tx.send(Outbound::Data(data)).is_ok() => Ok(()),
+            _ => Err(()),
+        }
+    }
+
     async fn manage(&self, id: &str, req: Request<Incoming>) -> Resp {
         if let Some(q) = &self.quotas
             && !Quotas::allow(&q.management, &q.management_throttled)
@@ -512,15 +530,12 @@ impl Gateway {
                         );
                     }
                 };
-                let sent = self
-                    .live
-                    .lock()
-                    .expect("registry")
-                    .get(id)
-                    .map(|l| l.tx.send(Outbound::Data(body.to_vec())).is_ok());
-                match sent {
-                    Some(true) => Response::new(Full::new(Bytes::new())),
-                    _ => gone(id),
+                match self.deliver(id, body.to_vec()) {
+                    Ok(()) => {
+                        self.management_posts.fetch_add(1, Ordering::Relaxed);
+                        Response::new(Full::new(Bytes::new()))
+                    }
+                    Err(_) => gone(id),
                 }
             }
             "GET" => {
@@ -553,5 +568,53 @@ impl Gateway {
             }
             _ => reply(405, json!({"message": "use POST, GET or DELETE"}), None),
         }
+    }
+}
+
+/// The local stack's default push path: straight into the gateway's
+/// sockets, with the management API's answers (429 over the account's
+/// rate under `--aws-quotas`, 413 over the message size, 410 for a gone
+/// connection) but without SigV4 signing and an HTTP round trip per device.
+/// `--signed-pushes` keeps the real SDK client on `POST /@connections/{id}`.
+#[derive(Default)]
+pub struct DirectPusher {
+    gateway: std::sync::OnceLock<std::sync::Weak<Gateway>>,
+}
+
+impl DirectPusher {
+    /// The gateway is built after the application that pushes through it.
+    pub fn attach(&self, gateway: &Arc<Gateway>) {
+        let _ = self.gateway.set(Arc::downgrade(gateway));
+    }
+}
+
+#[async_trait::async_trait]
+impl shared::ports::Pusher for DirectPusher {
+    async fn post(
+        &self,
+        connection_id: &str,
+        payload: &[u8],
+    ) -> Result<(), shared::error::PushError> {
+        use shared::error::PushError;
+        let gw = self
+            .gateway
+            .get()
+            .and_then(std::sync::Weak::upgrade)
+            .ok_or_else(|| PushError::Failed("the gateway is not running".into()))?;
+        if let Some(q) = &gw.quotas
+            && !Quotas::allow(&q.management, &q.management_throttled)
+        {
+            return Err(PushError::Throttled(
+                "LimitExceededException: Too Many Requests".into(),
+            ));
+        }
+        let limit = gw.limits.max_message_bytes;
+        if payload.len() > limit {
+            return Err(PushError::TooLarge(format!(
+                "PayloadTooLargeException: payload over {limit} bytes"
+            )));
+        }
+        gw.deliver(connection_id, payload.to_vec())
+            .map_err(|()| PushError::Gone)
     }
 }

@@ -55,6 +55,10 @@ pub struct Options {
     /// The new-connections quota's own scale (default: `quota_scale`), so a
     /// benchmark can set up its devices faster than the scaled rate.
     pub connect_quota_scale: Option<f64>,
+    /// `--signed-pushes`: push through the real management API client
+    /// (SigV4-signed `POST /@connections/{id}` to the gateway) instead of
+    /// straight into its sockets.
+    pub signed_pushes: bool,
 }
 
 impl Options {
@@ -86,6 +90,7 @@ impl Options {
             max_receives: 3,
             quota_scale: None,
             connect_quota_scale: None,
+            signed_pushes: false,
         }
     }
 }
@@ -198,6 +203,12 @@ impl Running {
 
     pub fn ws_url(&self) -> String {
         format!("ws://{}", self.ws_addr)
+    }
+
+    /// Pushes that went through the signed management API
+    /// (`--signed-pushes`) rather than straight into the sockets.
+    pub fn signed_pushes_served(&self) -> u64 {
+        self.gateway.management_posts()
     }
 
     pub fn open_connections(&self) -> usize {
@@ -407,10 +418,15 @@ pub async fn start(mut opts: Options) -> Result<Running, StartError> {
             Arc::new(feedback.clone()),
             opts.config.email_from.as_deref().unwrap_or(DEV_EMAIL_FROM),
         ));
-    let pusher = Arc::new(ApiGatewayPusher::new(
-        &local_sdk,
-        opts.config.ws_endpoint.as_deref(),
-    ));
+    let direct = Arc::new(gateway::DirectPusher::default());
+    let pusher: Arc<dyn shared::ports::Pusher> = if opts.signed_pushes {
+        Arc::new(ApiGatewayPusher::new(
+            &local_sdk,
+            opts.config.ws_endpoint.as_deref(),
+        ))
+    } else {
+        direct.clone()
+    };
     let jwt_secret = opts.config.jwt_secret.clone();
     // SMS goes to the outbox beside email, whichever store is in use.
     let sms_outbox = embedded.outbox(
@@ -473,6 +489,7 @@ pub async fn start(mut opts: Options) -> Result<Running, StartError> {
         opts.quota_scale
             .map(|f| gateway::Quotas::new(f, opts.connect_quota_scale.unwrap_or(f))),
     );
+    direct.attach(&gateway);
     use shared::quotas::{
         BROADCAST_MAX_CONCURRENCY, DELIVERIES_MAX_CONCURRENCY, EVENTS_MAX_CONCURRENCY,
         FEEDBACK_MAX_CONCURRENCY, WEBHOOKS_MAX_CONCURRENCY,

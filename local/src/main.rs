@@ -30,6 +30,9 @@ OPTIONS:
                          MaximumConcurrency (see docs/capacity.md)
   --quota-scale F        those quotas times F, 0 < F <= 1 (implies --aws-quotas) [1]
   --connect-quota-scale F  the new-connections quota alone times F       [F]
+  --signed-pushes        push through the SDK's signed management API calls
+                         (POST /@connections/{id}), as the sender on AWS does,
+                         instead of straight into the gateway's sockets
   -h, --help             this text
 
 ENVIRONMENT (dev defaults in brackets):
@@ -80,6 +83,7 @@ fn parse(mut opts: Options) -> Result<Option<Options>, String> {
                 opts.visibility_timeout = std::time::Duration::from_millis(num(&arg, value(&arg)?)?)
             }
             "--max-receives" => opts.max_receives = num(&arg, value(&arg)?)? as u32,
+            "--signed-pushes" => opts.signed_pushes = true,
             "--aws-quotas" => {
                 opts.quota_scale.get_or_insert(1.0);
             }

@@ -15,7 +15,9 @@ fn to_plain(req: Request) -> shared::aws_lambda_events::http::Request<Vec<u8>> {
     shared::aws_lambda_events::http::Request::from_parts(parts, bytes)
 }
 
-#[tokio::main]
+// One invocation at a time: a single-threaded runtime spends no CPU on
+// waking worker threads (what Lambda bills) and starts faster.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     let app = aws::start(aws::Uses {
         events_queue: true,
