@@ -151,3 +151,8 @@ async fn read_notifications_deliveries_and_claims_carry_a_ttl() {
 async fn push_subscriptions() {
     contract::push_subscriptions(&store().await).await;
 }
+
+#[tokio::test]
+async fn preferences_and_push_in_one_read() {
+    contract::preferences_and_push(&store().await, true).await;
+}

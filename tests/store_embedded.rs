@@ -208,3 +208,9 @@ async fn push_subscriptions() {
     let (_dir, s) = store();
     contract::push_subscriptions(&s).await;
 }
+
+#[tokio::test]
+async fn preferences_and_push() {
+    let (_dir, s) = store();
+    contract::preferences_and_push(&s, false).await;
+}

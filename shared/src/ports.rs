@@ -112,6 +112,15 @@ pub trait Inbox: Send + Sync {
 #[async_trait]
 pub trait PreferenceStore: Send + Sync {
     async fn preferences(&self, user_id: &str) -> Result<Preferences, StoreError>;
+    /// The preferences and, where the store can tell in the same read,
+    /// whether the user has a web push subscription (`None`: ask
+    /// [`PushSubscriptions`]). The worker's read per event.
+    async fn preferences_and_push(
+        &self,
+        user_id: &str,
+    ) -> Result<(Preferences, Option<bool>), StoreError> {
+        Ok((self.preferences(user_id).await?, None))
+    }
     async fn put_preferences(&self, user_id: &str, prefs: &Preferences) -> Result<(), StoreError>;
 }
 

@@ -738,3 +738,57 @@ pub async fn push_subscriptions(store: &dyn Store) {
         "the first account no longer gets this browser's pushes"
     );
 }
+
+/// The worker's read: the preferences and whether the user has a push
+/// subscription, unaffected by the rest of the user's partition
+/// (connections, notifications, the unread counter, the delivery log).
+/// `known`: the store answers the second part itself (DynamoDB, one Query).
+pub async fn preferences_and_push(store: &dyn Store, known: bool) {
+    use shared::push::{Subscription, SubscriptionKeys};
+    let check = |answer: Option<bool>, expected: bool| match answer {
+        Some(has) => assert_eq!(has, expected, "push subscription known"),
+        None => assert!(!known, "this store answers in the same read"),
+    };
+    let (prefs, push) = store.preferences_and_push("quinn").await.unwrap();
+    assert_eq!(prefs, Preferences::default());
+    check(push, false);
+
+    // Everything else a user has around the two.
+    store
+        .put_connection(&shared::model::Connection {
+            connection_id: "q-c1".into(),
+            user_id: "quinn".into(),
+            connected_at: Utc::now(),
+            expires_at: Utc::now().timestamp() + 3600,
+        })
+        .await
+        .unwrap();
+    let mut prefs = Preferences::default();
+    prefs.email = Some("quinn@example.com".into());
+    store.put_preferences("quinn", &prefs).await.unwrap();
+    let (got, push) = store.preferences_and_push("quinn").await.unwrap();
+    assert_eq!(got, prefs);
+    check(push, false);
+
+    store
+        .put_subscription(
+            "quinn",
+            &Subscription {
+                endpoint: "https://push.example.net/send/q".into(),
+                expiration_time: None,
+                keys: SubscriptionKeys {
+                    p256dh: "key".into(),
+                    auth: "auth".into(),
+                },
+            },
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let (got, push) = store.preferences_and_push("quinn").await.unwrap();
+    assert_eq!(got, prefs);
+    check(push, true);
+    // Another user's subscription is not theirs.
+    let (_, push) = store.preferences_and_push("quinn2").await.unwrap();
+    check(push, false);
+}

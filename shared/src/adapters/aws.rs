@@ -5,11 +5,11 @@ use std::sync::Arc;
 use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::adapters::disabled::Disabled;
-use crate::adapters::{
-    apigw::ApiGatewayPusher, dynamo::DynamoStore, ses::SesMailer, sqs::SqsQueue,
-};
+use crate::adapters::dynamo::DynamoStore;
+#[cfg(feature = "sqs")]
+use crate::adapters::sqs::SqsQueue;
 use crate::app::App;
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::ports::{Mailer, Pusher, Queue};
 
 /// Loads region, credentials and `AWS_ENDPOINT_URL` the standard way.
@@ -39,6 +39,37 @@ pub struct Uses {
 }
 
 impl Uses {
+    /// Refuses, naming the cargo feature, a use this binary was built
+    /// without: a function's `Cargo.toml` must enable the clients its
+    /// `main` asks for.
+    pub fn check_features(&self) -> Result<(), ConfigError> {
+        let wanted = [
+            (
+                self.events_queue
+                    || self.deliveries_queue
+                    || self.dead_letters
+                    || self.webhooks
+                    || self.webhook_endpoint,
+                cfg!(feature = "sqs"),
+                "sqs",
+            ),
+            (self.push, cfg!(feature = "apigw"), "apigw"),
+            (self.email, cfg!(feature = "ses"), "ses"),
+            (self.sms, cfg!(feature = "sns"), "sns"),
+            (
+                self.web_push || self.webhook_endpoint,
+                cfg!(feature = "https"),
+                "https",
+            ),
+        ];
+        match wanted.iter().find(|(on, built, _)| *on && !*built) {
+            Some((_, _, feature)) => Err(ConfigError(format!(
+                "this function is built without the shared crate's `{feature}` feature its main asks for"
+            ))),
+            None => Ok(()),
+        }
+    }
+
     pub const ALL: Uses = Uses {
         events_queue: true,
         deliveries_queue: true,
@@ -59,17 +90,21 @@ impl Uses {
 /// cold start and kept for every invocation of this instance. A missing
 /// secret or JWT key stops the cold start with the reason, rather than
 /// failing every request later.
-pub async fn start(uses: Uses) -> Result<&'static App, crate::config::ConfigError> {
+pub async fn start(uses: Uses) -> Result<&'static App, ConfigError> {
     lambda_runtime::tracing::init_default_subscriber();
     tracing::debug!(?uses, "cold start: building the application");
+    uses.check_features()?;
     let sdk = load_sdk_config().await;
-    let config = crate::adapters::secrets::resolve(Config::from_env(), &sdk).await?;
+    let config = resolve_secrets(Config::from_env(), &sdk).await?;
     // An http:// or malformed WEBHOOK_URL stops every function at once.
     config.check_webhooks(uses.webhook_endpoint)?;
+    // Reassigned only with the `https` feature (webhooks, web push).
+    #[allow(unused_mut)]
     let mut app = aws_app_using(config, &sdk, uses);
     if uses.tokens {
         app.require_verifier()?;
     }
+    #[cfg(feature = "https")]
     if uses.webhook_endpoint {
         app = with_webhook_endpoint(app)?;
     }
@@ -77,18 +112,58 @@ pub async fn start(uses: Uses) -> Result<&'static App, crate::config::ConfigErro
     app.require_vapid()?;
     // Only with a key: loading the system's TLS roots is cold-start time
     // a sender without web push should not pay.
+    #[cfg(feature = "https")]
     if uses.web_push && app.vapid.is_some() {
-        let client =
-            crate::adapters::https::HttpsClient::new().map_err(crate::config::ConfigError)?;
+        let client = crate::adapters::https::HttpsClient::new().map_err(ConfigError)?;
         app = app.with_push_service(Arc::new(client));
     }
     Ok(Box::leak(Box::new(app)))
 }
 
+/// The `*_ARN` settings, read from Secrets Manager.
+#[cfg(feature = "secrets")]
+async fn resolve_secrets(config: Config, sdk: &SdkConfig) -> Result<Config, ConfigError> {
+    crate::adapters::secrets::resolve(config, sdk).await
+}
+
+/// Built without Secrets Manager: a `*_ARN` setting this function would
+/// need is refused rather than ignored.
+#[cfg(not(feature = "secrets"))]
+async fn resolve_secrets(config: Config, _sdk: &SdkConfig) -> Result<Config, ConfigError> {
+    let arns = [
+        (
+            "JWT_SECRET_ARN",
+            &config.jwt_secret_arn,
+            config.jwt_secret.is_none(),
+        ),
+        (
+            "EVENTS_API_KEY_ARN",
+            &config.events_api_key_arn,
+            config.events_api_key.is_none(),
+        ),
+        (
+            "WEBHOOK_SECRET_ARN",
+            &config.webhook_secret_arn,
+            config.webhook_secret.is_none(),
+        ),
+        (
+            "VAPID_PRIVATE_KEY_ARN",
+            &config.vapid_private_key_arn,
+            config.vapid_private_key.is_none(),
+        ),
+    ];
+    match arns.iter().find(|(_, arn, unset)| *unset && arn.is_some()) {
+        Some((name, _, _)) => Err(ConfigError(format!(
+            "{name} is set but this function is built without Secrets Manager (the shared crate's `secrets` feature)"
+        ))),
+        None => Ok(config),
+    }
+}
+
 /// The shop's endpoint for the webhooks function: `WEBHOOK_URL` (checked),
 /// signed with `WEBHOOK_SECRET`.
-pub fn with_webhook_endpoint(app: App) -> Result<App, crate::config::ConfigError> {
-    use crate::config::ConfigError;
+#[cfg(feature = "https")]
+pub fn with_webhook_endpoint(app: App) -> Result<App, ConfigError> {
     let url = Config::require(&app.config.webhook_url, "WEBHOOK_URL")?;
     let url =
         crate::webhook::check_url(url, app.config.loopback_http_links).map_err(ConfigError)?;
@@ -110,12 +185,24 @@ pub fn aws_app_using(config: Config, sdk: &SdkConfig, uses: Uses) -> App {
         .with_retention(config.retention),
     );
     let webhooks_on = (uses.webhooks || uses.webhook_endpoint) && config.webhook_url.is_some();
+    #[cfg(feature = "sqs")]
     let sqs = (uses.events_queue || uses.deliveries_queue || uses.dead_letters || webhooks_on)
         .then(|| aws_sdk_sqs::Client::new(sdk));
+    #[cfg(feature = "sqs")]
+    let sqs_queue =
+        |on: bool, url: &Option<String>, setting: &'static str| -> Option<Arc<SqsQueue>> {
+            match (&sqs, on) {
+                (Some(c), true) => Some(Arc::new(SqsQueue::new(c.clone(), url.clone(), setting))),
+                _ => None,
+            }
+        };
+    #[cfg(not(feature = "sqs"))]
+    let sqs_queue =
+        |_: bool, _: &Option<String>, _: &'static str| -> Option<Arc<Disabled>> { None };
     let queue = |on: bool, url: &Option<String>, setting: &'static str| -> Arc<dyn Queue> {
-        match (&sqs, on) {
-            (Some(c), true) => Arc::new(SqsQueue::new(c.clone(), url.clone(), setting)),
-            _ => Arc::new(Disabled(setting)),
+        match sqs_queue(on, url, setting) {
+            Some(q) => q,
+            None => Arc::new(Disabled(setting)),
         }
     };
     let events = queue(
@@ -128,63 +215,69 @@ pub fn aws_app_using(config: Config, sdk: &SdkConfig, uses: Uses) -> App {
         &config.deliveries_queue_url,
         "DELIVERIES_QUEUE_URL",
     );
-    let pusher: Arc<dyn Pusher> = if uses.push {
-        Arc::new(ApiGatewayPusher::new(sdk, config.ws_endpoint.as_deref()))
-    } else {
-        Arc::new(Disabled("the management API"))
-    };
-    let mailer: Arc<dyn Mailer> = if uses.email {
-        Arc::new(
-            SesMailer::new(aws_sdk_sesv2::Client::new(sdk), config.email_from.clone())
-                .with_configuration_set(config.ses_configuration_set.clone()),
-        )
-    } else {
-        Arc::new(Disabled("email"))
-    };
-    let pairs = |q: &Option<String>, d: &Option<String>| q.clone().zip(d.clone());
-    let dead_letters: Option<Arc<dyn crate::ports::DeadLetters>> = match (&sqs, uses.dead_letters) {
-        (Some(c), true) => Some(Arc::new(
-            crate::adapters::sqs::SqsDeadLetters::new(
-                c.clone(),
-                pairs(&config.events_queue_url, &config.events_dlq_url),
-                pairs(&config.deliveries_queue_url, &config.deliveries_dlq_url),
-            )
-            .with_broadcast(pairs(
-                &config.broadcast_queue_url,
-                &config.broadcast_dlq_url,
-            ))
-            .with(
-                crate::ports::QueueName::Feedback,
-                pairs(&config.feedback_queue_url, &config.feedback_dlq_url),
-            )
-            .with(
-                crate::ports::QueueName::Webhooks,
-                pairs(&config.webhook_queue_url, &config.webhook_dlq_url),
-            ),
-        )),
-        _ => None,
-    };
-    let sms = uses.sms.then(|| {
-        Arc::new(crate::adapters::sns::SnsSms::new(aws_sdk_sns::Client::new(
+    let pusher: Arc<dyn Pusher> = match uses.push {
+        #[cfg(feature = "apigw")]
+        true => Arc::new(crate::adapters::apigw::ApiGatewayPusher::new(
             sdk,
-        )))
-    });
-    let broadcasts = match (&sqs, uses.events_queue, &config.broadcast_queue_url) {
-        (Some(c), true, Some(_)) => Some(Arc::new(SqsQueue::new(
-            c.clone(),
-            config.broadcast_queue_url.clone(),
+            config.ws_endpoint.as_deref(),
+        )),
+        _ => Arc::new(Disabled("the management API")),
+    };
+    let mailer: Arc<dyn Mailer> = match uses.email {
+        #[cfg(feature = "ses")]
+        true => Arc::new(
+            crate::adapters::ses::SesMailer::new(
+                aws_sdk_sesv2::Client::new(sdk),
+                config.email_from.clone(),
+            )
+            .with_configuration_set(config.ses_configuration_set.clone()),
+        ),
+        _ => Arc::new(Disabled("email")),
+    };
+    #[cfg(feature = "sqs")]
+    let dead_letters: Option<Arc<dyn crate::ports::DeadLetters>> = match (&sqs, uses.dead_letters) {
+        (Some(c), true) => {
+            let pairs = |q: &Option<String>, d: &Option<String>| q.clone().zip(d.clone());
+            Some(Arc::new(
+                crate::adapters::sqs::SqsDeadLetters::new(
+                    c.clone(),
+                    pairs(&config.events_queue_url, &config.events_dlq_url),
+                    pairs(&config.deliveries_queue_url, &config.deliveries_dlq_url),
+                )
+                .with_broadcast(pairs(
+                    &config.broadcast_queue_url,
+                    &config.broadcast_dlq_url,
+                ))
+                .with(
+                    crate::ports::QueueName::Feedback,
+                    pairs(&config.feedback_queue_url, &config.feedback_dlq_url),
+                )
+                .with(
+                    crate::ports::QueueName::Webhooks,
+                    pairs(&config.webhook_queue_url, &config.webhook_dlq_url),
+                ),
+            ))
+        }
+        _ => None,
+    };
+    #[cfg(not(feature = "sqs"))]
+    let dead_letters: Option<Arc<dyn crate::ports::DeadLetters>> = None;
+    let sms: Option<Arc<dyn crate::ports::SmsSender>> = match uses.sms {
+        #[cfg(feature = "sns")]
+        true => Some(Arc::new(crate::adapters::sns::SnsSms::new(
+            aws_sdk_sns::Client::new(sdk),
+        ))),
+        _ => None,
+    };
+    let broadcasts = match &config.broadcast_queue_url {
+        Some(_) => sqs_queue(
+            uses.events_queue,
+            &config.broadcast_queue_url,
             "BROADCAST_QUEUE_URL",
-        ))),
-        _ => None,
+        ),
+        None => None,
     };
-    let webhooks = match (&sqs, webhooks_on) {
-        (Some(c), true) => Some(Arc::new(SqsQueue::new(
-            c.clone(),
-            config.webhook_queue_url.clone(),
-            "WEBHOOK_QUEUE_URL",
-        ))),
-        _ => None,
-    };
+    let webhooks = sqs_queue(webhooks_on, &config.webhook_queue_url, "WEBHOOK_QUEUE_URL");
     let mut app = App::new(config, store, events, deliveries, pusher, mailer);
     if let Some(w) = webhooks {
         app = app.with_webhooks(w);

@@ -35,7 +35,14 @@ pub struct DynamoStore {
     retention: Retention,
     /// Statistics counted and not yet written (see [`StatsBuffer`]).
     stats: std::sync::Arc<StatsBuffer>,
+    /// Users this instance has seen in the directory. Nothing removes a
+    /// user from it, so a warm instance asks once per user, not once per
+    /// event or connect (a read saved on the hot path).
+    listed: std::sync::Mutex<std::collections::HashSet<String>>,
 }
+
+/// Users remembered as listed; past it the set starts over (a few reads).
+const LISTED_CACHE: usize = 10_000;
 
 fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
@@ -170,7 +177,16 @@ impl DynamoStore {
             table: table.into(),
             retention: Retention::default(),
             stats: Default::default(),
+            listed: Default::default(),
         }
+    }
+
+    fn remember_listed(&self, user_id: &str) {
+        let mut listed = self.listed.lock().expect("listed");
+        if listed.len() >= LISTED_CACHE {
+            listed.clear();
+        }
+        listed.insert(user_id.to_owned());
     }
 
     pub fn with_retention(mut self, retention: Retention) -> Self {
@@ -721,6 +737,48 @@ impl PreferenceStore for DynamoStore {
         }
     }
 
+    /// One strongly consistent Query of the user's partition from `PREFS`
+    /// to `PUSH$`: the preferences item and the push subscriptions sort
+    /// next to each other (nothing else does), so one read answers both.
+    async fn preferences_and_push(
+        &self,
+        user_id: &str,
+    ) -> Result<(Preferences, Option<bool>), StoreError> {
+        let (mut prefs, mut push) = (Preferences::default(), false);
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND SK BETWEEN :lo AND :hi")
+                .expression_attribute_values(":pk", s(user_pk(user_id)))
+                .expression_attribute_values(":lo", s(PREFS_SK))
+                .expression_attribute_values(":hi", s(PUSH_END))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(backend)?;
+            for mut item in page.items.unwrap_or_default() {
+                match item.get("SK").and_then(|v| v.as_s().ok()) {
+                    Some(sk) if sk == PREFS_SK => {
+                        if let Some(AttributeValue::M(m)) = item.remove("prefs") {
+                            prefs = from_item(m)?;
+                        }
+                    }
+                    Some(sk) if sk.starts_with(PUSH_PREFIX) => push = true,
+                    _ => {}
+                }
+            }
+            start = page.last_evaluated_key;
+            // One subscription is enough to know.
+            if start.is_none() || push {
+                return Ok((prefs, Some(push)));
+            }
+        }
+    }
+
     async fn put_preferences(&self, user_id: &str, prefs: &Preferences) -> Result<(), StoreError> {
         let mut item = key(user_pk(user_id), PREFS_SK);
         let m: Item =
@@ -1000,14 +1058,22 @@ impl Directory for DynamoStore {
     }
 
     async fn is_listed(&self, user_id: &str) -> Result<bool, StoreError> {
-        Ok(self
+        if self.listed.lock().expect("listed").contains(user_id) {
+            return Ok(true);
+        }
+        let listed = self
             .get(directory_pk_of(user_id), user_pk(user_id))
             .await?
-            .is_some())
+            .is_some();
+        if listed {
+            self.remember_listed(user_id);
+        }
+        Ok(listed)
     }
 
     async fn list_user(&self, user_id: &str) -> Result<(), StoreError> {
         self.put_plain(directory_item(user_id)).await?;
+        self.remember_listed(user_id);
         Ok(())
     }
 }

@@ -137,7 +137,8 @@ pub fn suppression_pk(address: &str) -> String {
 pub const SUPPRESSION_SK: &str = "SUPPRESSION";
 
 pub const PUSH_PREFIX: &str = "PUSH#";
-/// Sorts just after every `PUSH#…` key.
+/// Sorts just after every `PUSH#…` key; `PREFS`..`PUSH$` holds the
+/// preferences and the push subscriptions, nothing else.
 pub const PUSH_END: &str = "PUSH$";
 
 fn endpoint_digest(endpoint: &str) -> String {

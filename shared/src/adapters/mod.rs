@@ -1,26 +1,26 @@
 //! One adapter per outside service, each implementing a port, and the
 //! embedded ones the local stack runs on.
 
-#[cfg(feature = "aws")]
+#[cfg(feature = "apigw")]
 pub mod apigw;
-#[cfg(feature = "aws")]
+#[cfg(feature = "dynamodb")]
 pub mod aws;
 pub mod conflicts;
 pub mod disabled;
-#[cfg(feature = "aws")]
+#[cfg(feature = "dynamodb")]
 pub mod dynamo;
 #[cfg(feature = "embedded")]
 pub mod embedded;
-#[cfg(feature = "aws")]
+#[cfg(feature = "https")]
 pub mod https;
 pub mod keys;
 pub mod mailbox_simulator;
-#[cfg(feature = "aws")]
+#[cfg(feature = "secrets")]
 pub mod secrets;
-#[cfg(feature = "aws")]
+#[cfg(feature = "ses")]
 pub mod ses;
-#[cfg(feature = "aws")]
+#[cfg(feature = "sns")]
 pub mod sns;
-#[cfg(feature = "aws")]
+#[cfg(feature = "sqs")]
 pub mod sqs;
 pub mod stats_buffer;

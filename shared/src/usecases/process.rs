@@ -201,11 +201,13 @@ pub(crate) async fn process(
     now: DateTime<Utc>,
     listed: bool,
 ) -> Result<Processed, MessageError> {
-    let (prefs, listed) = if listed {
-        (app.prefs.preferences(&event.user_id).await?, true)
+    // The preferences and (DynamoDB: in the same read) whether the user
+    // has a web push subscription.
+    let ((prefs, has_push), listed) = if listed {
+        (app.prefs.preferences_and_push(&event.user_id).await?, true)
     } else {
         let (prefs, listed) = futures::join!(
-            app.prefs.preferences(&event.user_id),
+            app.prefs.preferences_and_push(&event.user_id),
             app.directory.is_listed(&event.user_id)
         );
         (prefs?, listed?)
@@ -301,7 +303,7 @@ pub(crate) async fn process(
         app,
         &templates,
         event,
-        &prefs,
+        (&prefs, has_push),
         &claim,
         notification_priority,
     )
@@ -350,23 +352,29 @@ pub(crate) async fn process(
 }
 
 /// The web push of an event, when the user wants it (push on for the
-/// event's category) and has a subscription: one Query of their own
-/// partition, so users without one cost no job.
+/// event's category) and has a subscription (known from the preferences
+/// read on DynamoDB, else one Query of their own partition), so users
+/// without one cost no job.
 async fn push_job(
     app: &Worker<'_>,
     templates: &Templates,
     event: &BusinessEvent,
-    prefs: &crate::preferences::Preferences,
+    (prefs, has_push): (&crate::preferences::Preferences, Option<bool>),
     claim: &EventClaim,
     priority: Option<crate::model::Priority>,
 ) -> Result<Option<DeliveryJob>, MessageError> {
-    if !prefs.enabled(event.kind.category(), Channel::Push)
-        || app
+    if !prefs.enabled(event.kind.category(), Channel::Push) {
+        return Ok(None);
+    }
+    let has_push = match has_push {
+        Some(known) => known,
+        None => !app
             .push_subscriptions
             .subscriptions_of(&event.user_id)
             .await?
-            .is_empty()
-    {
+            .is_empty(),
+    };
+    if !has_push {
         return Ok(None);
     }
     let r = templates

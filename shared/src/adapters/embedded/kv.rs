@@ -171,7 +171,9 @@ async fn write_metered<T: Send + 'static>(
     + 'static,
 ) -> Result<T, StoreError> {
     let db = db.clone();
-    off_thread_retried(move || {
+    // Writes wait for the single writer (which may be fsyncing a durable
+    // commit): off the async threads.
+    retried(Where::OffThread, move || {
         let mut tx = db.begin_write().map_err(err)?;
         if !durable {
             tx.set_durability(Durability::None)
@@ -202,7 +204,10 @@ pub async fn read<T: Send + 'static>(
 ) -> Result<T, StoreError> {
     let db = db.clone();
     let metered = def.name() == ITEMS.name();
-    off_thread_retried(move || {
+    // Reads run on the calling thread: a read transaction never waits for
+    // a writer (redb is MVCC) and takes microseconds, less than handing it
+    // to a blocking thread and waking the task again.
+    retried(Where::Inline, move || {
         let tx = db.begin_read().map_err(err)?;
         let table = tx.open_table(def).map_err(err)?;
         let cap = db.capacity.get().filter(|_| metered);
@@ -216,19 +221,30 @@ pub async fn read<T: Send + 'static>(
     .await
 }
 
-/// Runs `job` off the async threads; a throttled run is tried again with
-/// the same policy as on AWS (the SDK's and the DynamoDB adapter's):
-/// jittered backoff, a few times.
-async fn off_thread_retried<T: Send + 'static>(
+enum Where {
+    Inline,
+    OffThread,
+}
+
+/// Runs `job` (inline or off the async threads); a throttled run is tried
+/// again with the same policy as on AWS (the SDK's and the DynamoDB
+/// adapter's): jittered backoff, a few times.
+async fn retried<T: Send + 'static>(
+    place: Where,
     job: impl Fn() -> Result<T, StoreError> + Send + Sync + 'static,
 ) -> Result<T, StoreError> {
     let job = Arc::new(job);
     let mut attempt = 0;
     loop {
-        let run = job.clone();
-        let res = tokio::task::spawn_blocking(move || run())
-            .await
-            .map_err(|e| StoreError::Backend(format!("embedded store task: {e}")))?;
+        let res = match place {
+            Where::Inline => job(),
+            Where::OffThread => {
+                let run = job.clone();
+                tokio::task::spawn_blocking(move || run())
+                    .await
+                    .map_err(|e| StoreError::Backend(format!("embedded store task: {e}")))?
+            }
+        };
         match res {
             Err(StoreError::Throttled(_)) if attempt < crate::adapters::conflicts::RETRIES => {
                 attempt += 1;
