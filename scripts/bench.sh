@@ -20,7 +20,7 @@ for d in bench/baselines/node-lambda bench/baselines/socketio; do
 done
 
 if [ "$mode" = --smoke ]; then
-  cargo build --quiet -p ws-connect -p sender -p local -p bench
+  cargo build --quiet -p ws-connect -p sender -p worker -p rust-minimal -p local -p bench
   BENCH_BIN_DIR="$tdir/debug" "$tdir/debug/bench" all --quick
   "$tdir/debug/bench" units
   BENCH_BIN_DIR="$tdir/debug" "$tdir/debug/bench" broadcast --devices 200 --quota-scale 0.05
@@ -28,16 +28,19 @@ if [ "$mode" = --smoke ]; then
 fi
 
 echo "==> release builds of what is measured (host architecture)"
-cargo build --release -p ws-connect -p sender -p local -p bench
+cargo build --release -p ws-connect -p sender -p worker -p rust-minimal -p local -p bench
 
-echo "==> arm64 bootstraps for the size table (cargo lambda build --release --arm64)"
+echo "==> arm64 bootstraps for the size table (cargo lambda build --release --arm64, one function at a time)"
 if [ ! -x .venv-infra/bin/cargo-lambda ]; then
   python3 -m venv .venv-infra
   .venv-infra/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-infra.txt
 fi
 rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
-PATH="$PWD/.venv-infra/bin:$PATH" cargo lambda build --release --arm64 \
-  -p ws-connect -p ws-disconnect -p ws-message -p order-events -p worker -p sender -p api
+# One package per build, as `sam build` does: built together, cargo would
+# unify the shared crate's features and give every function every client.
+for f in ws-connect ws-disconnect ws-message order-events worker sender api feedback webhooks rust-minimal; do
+  PATH="$PWD/.venv-infra/bin:$PATH" cargo lambda build --release --arm64 -p "$f"
+done
 
 echo "==> benchmarks"
 BENCH_BIN_DIR="$tdir/release" "$tdir/release/bench" all --write ${mode:+"$mode"}

@@ -4,16 +4,20 @@ use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use shared::adapters::aws;
 use shared::aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 
+/// The clients this function uses: the build fails if its Cargo.toml
+/// leaves one out.
+const USES: aws::Uses = aws::Uses {
+    push: true,
+    webhooks: true,
+    ..aws::Uses::NONE
+}
+.built();
+
 // One invocation at a time: a single-threaded runtime spends no CPU on
 // waking worker threads (what Lambda bills) and starts faster.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    let app = aws::start(aws::Uses {
-        push: true,
-        webhooks: true,
-        ..aws::Uses::default()
-    })
-    .await?;
+    let app = aws::start(USES).await?;
     run(service_fn(
         move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
             Ok::<_, Error>(shared::handlers::ws_message::handle(app, event.payload).await)

@@ -39,31 +39,60 @@ pub struct Uses {
 }
 
 impl Uses {
-    /// Refuses, naming the cargo feature, a use this binary was built
-    /// without: a function's `Cargo.toml` must enable the clients its
-    /// `main` asks for.
+    /// Nothing but DynamoDB; a function's `main` names what it adds.
+    pub const NONE: Uses = Uses {
+        events_queue: false,
+        deliveries_queue: false,
+        push: false,
+        email: false,
+        sms: false,
+        dead_letters: false,
+        tokens: false,
+        webhooks: false,
+        webhook_endpoint: false,
+        web_push: false,
+    };
+
+    /// The cargo feature of the shared crate a use needs and this build
+    /// lacks, if any: a function's `Cargo.toml` must enable the clients
+    /// its `main` asks for.
+    pub const fn missing_feature(&self) -> Option<&'static str> {
+        let sqs = self.events_queue
+            || self.deliveries_queue
+            || self.dead_letters
+            || self.webhooks
+            || self.webhook_endpoint;
+        if sqs && !cfg!(feature = "sqs") {
+            Some("sqs")
+        } else if self.push && !cfg!(feature = "apigw") {
+            Some("apigw")
+        } else if self.email && !cfg!(feature = "ses") {
+            Some("ses")
+        } else if self.sms && !cfg!(feature = "sns") {
+            Some("sns")
+        } else if (self.web_push || self.webhook_endpoint) && !cfg!(feature = "https") {
+            Some("https")
+        } else {
+            None
+        }
+    }
+
+    /// For a `const` in a function's `main`: a build without a client the
+    /// function uses fails to compile (a panic in a constant), rather than
+    /// at its first cold start.
+    pub const fn built(self) -> Self {
+        if self.missing_feature().is_some() {
+            panic!(
+                "this function uses an AWS client its Cargo.toml does not enable (see shared's [features])"
+            );
+        }
+        self
+    }
+
+    /// The same at run time, naming the feature.
     pub fn check_features(&self) -> Result<(), ConfigError> {
-        let wanted = [
-            (
-                self.events_queue
-                    || self.deliveries_queue
-                    || self.dead_letters
-                    || self.webhooks
-                    || self.webhook_endpoint,
-                cfg!(feature = "sqs"),
-                "sqs",
-            ),
-            (self.push, cfg!(feature = "apigw"), "apigw"),
-            (self.email, cfg!(feature = "ses"), "ses"),
-            (self.sms, cfg!(feature = "sns"), "sns"),
-            (
-                self.web_push || self.webhook_endpoint,
-                cfg!(feature = "https"),
-                "https",
-            ),
-        ];
-        match wanted.iter().find(|(on, built, _)| *on && !*built) {
-            Some((_, _, feature)) => Err(ConfigError(format!(
+        match self.missing_feature() {
+            Some(feature) => Err(ConfigError(format!(
                 "this function is built without the shared crate's `{feature}` feature its main asks for"
             ))),
             None => Ok(()),
