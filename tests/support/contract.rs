@@ -763,8 +763,10 @@ pub async fn preferences_and_push(store: &dyn Store, known: bool) {
         })
         .await
         .unwrap();
-    let mut prefs = Preferences::default();
-    prefs.email = Some("quinn@example.com".into());
+    let prefs = Preferences {
+        email: Some("quinn@example.com".into()),
+        ..Default::default()
+    };
     store.put_preferences("quinn", &prefs).await.unwrap();
     let (got, push) = store.preferences_and_push("quinn").await.unwrap();
     assert_eq!(got, prefs);
