@@ -20,7 +20,9 @@ for d in bench/baselines/node-lambda bench/baselines/socketio; do
 done
 
 if [ "$mode" = --smoke ]; then
-  cargo build --quiet -p ws-connect -p sender -p worker -p rust-minimal -p local -p bench
+  # Each function on its own (its own clients), as deployed; then the rest.
+  for f in ws-connect sender worker rust-minimal; do cargo build --quiet -p "$f"; done
+  cargo build --quiet -p local -p bench
   BENCH_BIN_DIR="$tdir/debug" "$tdir/debug/bench" all --quick
   "$tdir/debug/bench" units
   BENCH_BIN_DIR="$tdir/debug" "$tdir/debug/bench" broadcast --devices 200 --quota-scale 0.05
@@ -28,7 +30,10 @@ if [ "$mode" = --smoke ]; then
 fi
 
 echo "==> release builds of what is measured (host architecture)"
-cargo build --release -p ws-connect -p sender -p worker -p rust-minimal -p local -p bench
+# Each function on its own: built together, cargo would unify the shared
+# crate's features and give every function every SDK client.
+for f in ws-connect sender worker rust-minimal; do cargo build --release -p "$f"; done
+cargo build --release -p local -p bench
 
 echo "==> arm64 bootstraps for the size table (cargo lambda build --release --arm64, one function at a time)"
 if [ ! -x .venv-infra/bin/cargo-lambda ]; then

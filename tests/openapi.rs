@@ -812,6 +812,13 @@ fn the_template_wires_ses_feedback_and_webhooks() {
         ),
         "the feedback function reads, records and updates, nothing more:\n{feedback}"
     );
+    // ws-connect stores the connection and reads whether its user is in the
+    // directory (a GetItem: without it every connect on AWS answers 500).
+    let connect = resource(&t, "WsConnectFunction");
+    assert!(
+        has_line(&connect, "Action: [dynamodb:GetItem, dynamodb:PutItem]"),
+        "ws-connect reads the directory entry and writes the connection:\n{connect}"
+    );
     let secret = resource(&t, "WebhookSecretValue");
     assert!(
         has_line(&secret, "Condition: HasWebhook")

@@ -54,10 +54,6 @@ pub async fn run(bin_dir: &Path, batches: usize, warmup: usize) -> Cpu {
         ("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into()),
         ("AWS_LAMBDA_LOG_LEVEL".into(), "INFO".into()),
         ("RUST_LOG".into(), "info".into()),
-        (
-            "TOKIO_WORKER_THREADS".into(),
-            std::env::var("TOKIO_WORKER_THREADS").unwrap_or("2".into()),
-        ),
         ("TABLE_NAME".into(), env.config.table_name.clone()),
         ("EVENTS_QUEUE_URL".into(), env.events.url.clone()),
         ("DELIVERIES_QUEUE_URL".into(), env.deliveries.url.clone()),

@@ -226,7 +226,7 @@ pub struct Run {
 impl Run {
     /// Deliveries that never came: every accepted event owes one per device.
     pub fn lost(&self) -> usize {
-        self.accepted * DEVICES_PER_USER - self.delivered
+        (self.accepted * DEVICES_PER_USER).saturating_sub(self.delivered)
     }
 }
 
@@ -278,8 +278,10 @@ pub async fn load(
     secs: u64,
     tag: &str,
 ) -> Run {
+    // Only this step's deliveries: earlier steps' are done with.
+    clients.seen.lock().unwrap().clear();
+    // When each event was posted, for those answered 202.
     let sent_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
-    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let total = rate as u64 * secs;
     let period = Duration::from_secs_f64(1.0 / rate as f64);
     let started = Instant::now();
@@ -293,9 +295,9 @@ pub async fn load(
             "occurredAt": "2026-11-27T10:00:00Z", "data": {"orderId": format!("o_{i}"), "total": "9.90", "currency": "EUR"}
         })
         .to_string();
-        let (http, sent_at, accepted) = (target.http, sent_at.clone(), accepted.clone());
+        let (http, sent_at) = (target.http, sent_at.clone());
         posts.push(tokio::spawn(async move {
-            sent_at.lock().unwrap().insert(id.clone(), Instant::now());
+            let t0 = Instant::now();
             let (status, _) = integration::client::http(
                 http,
                 "POST",
@@ -308,7 +310,7 @@ pub async fn load(
             )
             .await;
             if status == 202 {
-                accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                sent_at.lock().unwrap().insert(id, t0);
             }
         }));
     }
@@ -316,7 +318,7 @@ pub async fn load(
         let _ = p.await;
     }
     let achieved_rate = total as f64 / started.elapsed().as_secs_f64();
-    let accepted = accepted.load(std::sync::atomic::Ordering::Relaxed);
+    let accepted = sent_at.lock().unwrap().len();
     // Stragglers get three seconds.
     let deadline = Instant::now() + Duration::from_secs(3);
     loop {
@@ -328,7 +330,7 @@ pub async fn load(
         if delivered >= accepted * DEVICES_PER_USER || Instant::now() > deadline {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let sent_at = sent_at.lock().unwrap();
     let seen = clients.seen.lock().unwrap();

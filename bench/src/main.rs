@@ -223,7 +223,7 @@ async fn cpu(quick: bool, r: &mut Report) {
     let (batches, warmup) = if quick { (6, 2) } else { (40, 5) };
     let c = cpu::run(&bin_dir(), batches, warmup).await;
     let mut t = format!(
-        "## 6. CPU time per notification\n\nThe worker and the sender binaries under the runtime API emulator against moto (JSON logs at INFO, as deployed), a user with two devices and an email address, SQS batches of ten; CPU time of the function's process (its threads' time on a CPU, from `/proc/<pid>/task/*/schedstat`), waiting on moto excluded, over {} events after {warmup} warm-up batches. The sender handles {:.1} jobs per notification (in-app to two devices, email).\n\n| function | CPU µs per notification |\n|---|---|\n",
+        "## 6. CPU time per notification\n\nThe worker and the sender binaries under the runtime API emulator against moto (JSON logs at INFO, as deployed), a user with two devices and an email address, SQS batches of ten; CPU time of the function's process (user + system of all its threads, from `/proc/<pid>/stat`), waiting on moto excluded, over {} events after {warmup} warm-up batches. The sender handles {:.1} jobs per notification (in-app to two devices, email).\n\n| function | CPU µs per notification |\n|---|---|\n",
         c.events, c.jobs_per_event
     );
     writeln!(

@@ -753,7 +753,24 @@ pub async fn preferences_and_push(store: &dyn Store, known: bool) {
     assert_eq!(prefs, Preferences::default());
     check(push, false);
 
-    // Everything else a user has around the two.
+    // Everything else a user has around the two: a connection, a
+    // notification (with the unread counter, which sorts right after
+    // `PUSH$`) and a delivery log entry.
+    add(store, "quinn", "evt_quinn_1").await;
+    store
+        .record_delivery(&DeliveryRecord {
+            user_id: "quinn".into(),
+            notification_id: "01JQUINN".into(),
+            channel: Channel::Email,
+            status: DeliveryStatus::Queued,
+            reason: None,
+            detail: None,
+            provider_message_id: None,
+            at: Utc::now(),
+            source: None,
+        })
+        .await
+        .unwrap();
     store
         .put_connection(&shared::model::Connection {
             connection_id: "q-c1".into(),
