@@ -178,6 +178,51 @@ impl Config {
         Ok(())
     }
 
+    /// The secrets to read from Secrets Manager: `(index, ARN, the ARN
+    /// setting's name)` for each `*_ARN` set whose plain value is not;
+    /// [`Config::set_secret`] takes the index back with the value.
+    pub fn secrets_wanted(&self) -> Vec<(usize, String, &'static str)> {
+        [
+            (&self.jwt_secret, &self.jwt_secret_arn, "JWT_SECRET_ARN"),
+            (
+                &self.events_api_key,
+                &self.events_api_key_arn,
+                "EVENTS_API_KEY_ARN",
+            ),
+            (
+                &self.webhook_secret,
+                &self.webhook_secret_arn,
+                "WEBHOOK_SECRET_ARN",
+            ),
+            (
+                &self.vapid_private_key,
+                &self.vapid_private_key_arn,
+                "VAPID_PRIVATE_KEY_ARN",
+            ),
+        ]
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, (value, arn, name))| {
+            value
+                .is_none()
+                .then(|| arn.clone())
+                .flatten()
+                .map(|a| (i, a, name))
+        })
+        .collect()
+    }
+
+    /// The value of the secret [`Config::secrets_wanted`] listed at `index`.
+    pub fn set_secret(&mut self, index: usize, value: String) {
+        let slot = match index {
+            0 => &mut self.jwt_secret,
+            1 => &mut self.events_api_key,
+            2 => &mut self.webhook_secret,
+            _ => &mut self.vapid_private_key,
+        };
+        *slot = Some(value);
+    }
+
     pub fn require<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, ConfigError> {
         value
             .as_deref()
@@ -203,6 +248,40 @@ mod tests {
                 .find(|(name, _)| *name == k)
                 .map(|(_, v)| v.to_string())
         })
+    }
+
+    /// An ARN is read only where its plain value is not set, and each value
+    /// lands in its own setting.
+    #[test]
+    fn secrets_are_wanted_only_without_their_value() {
+        let mut c = config(&[
+            ("JWT_SECRET_ARN", "arn:jwt"),
+            ("EVENTS_API_KEY", "plain-key"),
+            ("EVENTS_API_KEY_ARN", "arn:key"),
+            ("VAPID_PRIVATE_KEY_ARN", "arn:vapid"),
+        ]);
+        let wanted = c.secrets_wanted();
+        let names: Vec<_> = wanted
+            .iter()
+            .map(|(_, arn, name)| (*name, arn.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("JWT_SECRET_ARN", "arn:jwt"),
+                ("VAPID_PRIVATE_KEY_ARN", "arn:vapid")
+            ]
+        );
+        for (i, _, name) in wanted {
+            c.set_secret(i, format!("value of {name}"));
+        }
+        assert_eq!(c.jwt_secret.as_deref(), Some("value of JWT_SECRET_ARN"));
+        assert_eq!(
+            c.vapid_private_key.as_deref(),
+            Some("value of VAPID_PRIVATE_KEY_ARN")
+        );
+        assert_eq!(c.events_api_key.as_deref(), Some("plain-key"));
+        assert!(c.secrets_wanted().is_empty());
     }
 
     #[test]

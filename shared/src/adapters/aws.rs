@@ -159,30 +159,8 @@ async fn resolve_secrets(config: Config, sdk: &SdkConfig) -> Result<Config, Conf
 /// need is refused rather than ignored.
 #[cfg(not(feature = "secrets"))]
 async fn resolve_secrets(config: Config, _sdk: &SdkConfig) -> Result<Config, ConfigError> {
-    let arns = [
-        (
-            "JWT_SECRET_ARN",
-            &config.jwt_secret_arn,
-            config.jwt_secret.is_none(),
-        ),
-        (
-            "EVENTS_API_KEY_ARN",
-            &config.events_api_key_arn,
-            config.events_api_key.is_none(),
-        ),
-        (
-            "WEBHOOK_SECRET_ARN",
-            &config.webhook_secret_arn,
-            config.webhook_secret.is_none(),
-        ),
-        (
-            "VAPID_PRIVATE_KEY_ARN",
-            &config.vapid_private_key_arn,
-            config.vapid_private_key.is_none(),
-        ),
-    ];
-    match arns.iter().find(|(_, arn, unset)| *unset && arn.is_some()) {
-        Some((name, _, _)) => Err(ConfigError(format!(
+    match config.secrets_wanted().first() {
+        Some((_, _, name)) => Err(ConfigError(format!(
             "{name} is set but this function is built without Secrets Manager (the shared crate's `secrets` feature)"
         ))),
         None => Ok(config),

@@ -13,34 +13,7 @@ use crate::config::{Config, ConfigError};
 /// the value itself is not set. Fails (so the function refuses to start,
 /// with the reason) when a named secret cannot be read.
 pub async fn resolve(mut config: Config, sdk: &SdkConfig) -> Result<Config, ConfigError> {
-    let wanted: Vec<(usize, String, &'static str)> = [
-        (
-            config.jwt_secret.is_none(),
-            &config.jwt_secret_arn,
-            "JWT_SECRET_ARN",
-        ),
-        (
-            config.events_api_key.is_none(),
-            &config.events_api_key_arn,
-            "EVENTS_API_KEY_ARN",
-        ),
-        (
-            config.webhook_secret.is_none(),
-            &config.webhook_secret_arn,
-            "WEBHOOK_SECRET_ARN",
-        ),
-        (
-            config.vapid_private_key.is_none(),
-            &config.vapid_private_key_arn,
-            "VAPID_PRIVATE_KEY_ARN",
-        ),
-    ]
-    .into_iter()
-    .enumerate()
-    .filter_map(|(i, (unset, arn, name))| {
-        unset.then(|| arn.clone()).flatten().map(|a| (i, a, name))
-    })
-    .collect();
+    let wanted = config.secrets_wanted();
     if wanted.is_empty() {
         return Ok(config);
     }
@@ -70,13 +43,7 @@ pub async fn resolve(mut config: Config, sdk: &SdkConfig) -> Result<Config, Conf
         futures::future::join_all(wanted.iter().map(|(_, arn, name)| read(arn.clone(), name)))
             .await;
     for ((i, _, _), value) in wanted.into_iter().zip(values) {
-        let value = Some(value?);
-        match i {
-            0 => config.jwt_secret = value,
-            1 => config.events_api_key = value,
-            2 => config.webhook_secret = value,
-            _ => config.vapid_private_key = value,
-        }
+        config.set_secret(i, value?);
     }
     Ok(config)
 }
