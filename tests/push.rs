@@ -94,6 +94,19 @@ mod stack {
 
     use integration::client::authed as call;
 
+    /// The owner's delivery log of notification `id`.
+    async fn delivery_log(addr: std::net::SocketAddr, token: &str, id: &str) -> Value {
+        call(
+            addr,
+            "GET",
+            &format!("/notifications/{id}/deliveries"),
+            token,
+            Value::Null,
+        )
+        .await
+        .1
+    }
+
     fn event(id: &str, user: &str, order: &str) -> Value {
         json!({"id": id, "type": "order.status_changed", "userId": user,
             "occurredAt": "2026-11-29T10:00:00Z",
@@ -188,14 +201,7 @@ mod stack {
         assert_eq!(payload["actionUrl"], "/orders/o_77");
         assert_eq!(payload["tag"], "order-o_77");
         let id = payload["id"].as_str().unwrap().to_owned();
-        let (_, log) = call(
-            addr,
-            "GET",
-            &format!("/notifications/{id}/deliveries"),
-            &t,
-            Value::Null,
-        )
-        .await;
+        let log = delivery_log(addr, &t, &id).await;
         let push_steps: Vec<&str> = log["deliveries"]
             .as_array()
             .unwrap()
@@ -217,14 +223,7 @@ mod stack {
             "the push step in the log",
             Duration::from_secs(10),
             || async {
-                let (_, log) = call(
-                    addr,
-                    "GET",
-                    &format!("/notifications/{id2}/deliveries"),
-                    &t,
-                    Value::Null,
-                )
-                .await;
+                let log = delivery_log(addr, &t, &id2).await;
                 log["deliveries"]
                     .as_array()?
                     .iter()
@@ -321,14 +320,7 @@ mod stack {
             || async {
                 let (_, list) = call(addr, "GET", "/notifications?limit=1", &t, Value::Null).await;
                 let id = list["notifications"][0]["id"].as_str()?.to_owned();
-                let (_, log) = call(
-                    addr,
-                    "GET",
-                    &format!("/notifications/{id}/deliveries"),
-                    &t,
-                    Value::Null,
-                )
-                .await;
+                let log = delivery_log(addr, &t, &id).await;
                 (push_steps(&log).last().map(String::as_str) == Some("delivered"))
                     .then_some((id, log))
             },
@@ -348,14 +340,7 @@ mod stack {
                 if id == log["notificationId"].as_str().unwrap_or_default() {
                     return None;
                 }
-                let (_, l) = call(
-                    addr,
-                    "GET",
-                    &format!("/notifications/{id}/deliveries"),
-                    &t,
-                    Value::Null,
-                )
-                .await;
+                let l = delivery_log(addr, &t, &id).await;
                 (push_steps(&l).len() >= 2).then_some((id, l))
             },
         )
