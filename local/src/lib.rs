@@ -280,6 +280,7 @@ fn local_sdk_config() -> aws_config::SdkConfig {
     aws_config::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
+        .http_client(shared::adapters::aws::sdk_http_client())
         .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
             aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "local-stack"),
         ))

@@ -1,7 +1,7 @@
 //! Web Push: the browser's subscription, the server's VAPID key (RFC 8292),
 //! and the encrypted request to the push service (RFC 8291, `aes128gcm`).
 //! The encryption is web-push-native's (rust-crypto, no OpenSSL); the
-//! VAPID JWT is signed with jsonwebtoken (aws-lc), as the JWTs we verify.
+//! VAPID JWT is signed with jsonwebtoken (rust-crypto), as the JWTs we verify.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;

@@ -14,7 +14,21 @@ use crate::ports::{Mailer, Pusher, Queue};
 
 /// Loads region, credentials and `AWS_ENDPOINT_URL` the standard way.
 pub async fn load_sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).load().await
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(sdk_http_client())
+        .load()
+        .await
+}
+
+/// The SDK's own hyper client, on rustls with ring rather than its default
+/// aws-lc: one crypto stack for the SDK, our HTTPS client and the JWTs,
+/// and no C crypto library in the bootstraps. Every SDK configuration
+/// (Lambda, the local stack, the tests) is built with it.
+pub fn sdk_http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
 }
 
 /// Which outside services a function talks to besides DynamoDB. A function
@@ -120,7 +134,7 @@ impl Uses {
 /// secret or JWT key stops the cold start with the reason, rather than
 /// failing every request later.
 pub async fn start(uses: Uses) -> Result<&'static App, ConfigError> {
-    lambda_runtime::tracing::init_default_subscriber();
+    crate::adapters::logs::init();
     tracing::debug!(?uses, "cold start: building the application");
     uses.check_features()?;
     let sdk = load_sdk_config().await;

@@ -1,5 +1,5 @@
 //! Outbound HTTPS: the shop's webhook endpoint and browsers' push services.
-//! hyper with rustls (aws-lc) and the system's roots, the stack the AWS
+//! hyper with rustls (ring) and the system's roots, the stack the AWS
 //! SDK's client uses too.
 
 use std::time::Duration;
@@ -28,7 +28,7 @@ pub struct HttpsClient {
 
 impl HttpsClient {
     pub fn new() -> Result<Self, String> {
-        let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_native_roots(provider)
             .map_err(|e| format!("no TLS roots: {e}"))?

@@ -14,6 +14,8 @@ pub mod embedded;
 #[cfg(feature = "https")]
 pub mod https;
 pub mod keys;
+#[cfg(feature = "dynamodb")]
+pub mod logs;
 pub mod mailbox_simulator;
 #[cfg(feature = "secrets")]
 pub mod secrets;
