@@ -11,9 +11,14 @@ cd "$(dirname "$0")/.."
 mode=${1:-}
 tdir=${CARGO_TARGET_DIR:-$PWD/target}
 
-if [ ! -x .venv/bin/moto_server ]; then
+# moto, and waitress to serve it over keep-alive (the CPU benchmark):
+# installed again when the requirements change, as scripts/test.sh does.
+req=scripts/requirements-test.txt
+want=$(sha256sum "$req" | cut -d' ' -f1)
+if [ ! -x .venv/bin/moto_server ] || [ "$(cat .venv/.requirements.sha 2>/dev/null)" != "$want" ]; then
   python3 -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
+  .venv/bin/pip install --quiet --disable-pip-version-check -r "$req"
+  echo "$want" > .venv/.requirements.sha
 fi
 for d in bench/baselines/node-lambda bench/baselines/socketio; do
   [ -d "$d/node_modules" ] || (cd "$d" && npm ci --no-audit --no-fund --silent)

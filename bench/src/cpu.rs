@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use integration::{TestEnv, order_event};
+use integration::{Moto, TestEnv, order_event};
 
 use crate::coldstart::{self, Subject};
 
@@ -39,15 +39,16 @@ fn sqs_event(bodies: impl IntoIterator<Item = String>) -> String {
 /// `batches` batches of ten order events for a user with two devices and an
 /// email address through the worker, then the jobs it queued through the
 /// sender; the first `warmup` invocations of each are not counted.
-pub async fn run(bin_dir: &Path, batches: usize, warmup: usize) -> Cpu {
-    let env = TestEnv::with(|c| c.template_cache_ttl = Duration::from_secs(30)).await;
+/// On `moto`: moto's own server, or the keep-alive one.
+pub async fn run(bin_dir: &Path, moto: &Moto, batches: usize, warmup: usize) -> Cpu {
+    let env = TestEnv::on(moto, Default::default(), |c| {
+        c.template_cache_ttl = Duration::from_secs(30)
+    })
+    .await;
     env.connect("alice", "alice-laptop").await;
     env.connect("alice", "alice-phone").await;
     let base = vec![
-        (
-            "AWS_ENDPOINT_URL".to_owned(),
-            integration::moto().endpoint(),
-        ),
+        ("AWS_ENDPOINT_URL".to_owned(), moto.endpoint()),
         ("AWS_REGION".into(), "us-east-1".into()),
         ("AWS_ACCESS_KEY_ID".into(), "test".into()),
         ("AWS_SECRET_ACCESS_KEY".into(), "test".into()),

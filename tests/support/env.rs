@@ -18,7 +18,7 @@ use shared::auth::{claims_for, sign_hs256};
 use shared::{App, Config};
 
 use crate::mgmt::Mgmt;
-use crate::moto::moto;
+use crate::moto::{Moto, moto};
 use crate::wait::wait_until;
 
 pub const SECRET: &str = "test-secret";
@@ -48,6 +48,7 @@ pub fn sdk_config(endpoint: &str) -> SdkConfig {
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint)
+        .http_client(shared::adapters::aws::sdk_http_client())
         .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
             aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "tests"),
         ))
@@ -153,7 +154,12 @@ impl TestEnv {
     }
 
     pub async fn with_queues(qs: QueueSettings, tweak: impl FnOnce(&mut Config)) -> Self {
-        let sdk = sdk_config(&moto().endpoint());
+        Self::on(moto(), qs, tweak).await
+    }
+
+    /// An environment on the given moto server.
+    pub async fn on(moto: &Moto, qs: QueueSettings, tweak: impl FnOnce(&mut Config)) -> Self {
+        let sdk = sdk_config(&moto.endpoint());
         let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         let table = unique("notify");

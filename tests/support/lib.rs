@@ -16,6 +16,6 @@ pub mod wait;
 
 pub use env::*;
 pub use mgmt::{Fault, Mgmt};
-pub use moto::{moto, moto_data};
+pub use moto::{Moto, moto, moto_data, moto_keep_alive};
 pub use temp::TestDir;
 pub use wait::{wait_for, wait_until};

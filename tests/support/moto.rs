@@ -52,14 +52,43 @@ fn moto_binary() -> PathBuf {
 }
 
 fn start() -> Moto {
+    let bin = moto_binary();
+    spawn(&bin, |port| {
+        vec!["-H".into(), "127.0.0.1".into(), "-p".into(), port]
+    })
+}
+
+static KEEP_ALIVE: OnceLock<Moto> = OnceLock::new();
+
+/// A second moto that keeps connections open, as AWS's endpoints do:
+/// moto's own server (werkzeug's) answers `Connection: close`, so a client
+/// there opens a TCP connection per call, which a Lambda function on AWS
+/// does not. Its app served by waitress (`scripts/moto_keepalive.py`), one
+/// request at a time; for the CPU benchmark.
+pub fn moto_keep_alive() -> &'static Moto {
+    KEEP_ALIVE.get_or_init(|| {
+        let moto = moto_binary();
+        // The venv's python, beside its moto_server.
+        let python = match moto.parent().map(|dir| dir.join("python")) {
+            Some(p) if moto.is_absolute() && p.exists() => p,
+            _ => "python3".into(),
+        };
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/moto_keepalive.py");
+        spawn(&python, |port| vec![script.display().to_string(), port])
+    })
+}
+
+/// Starts `program` with `args(port)` on a free port and waits until it
+/// answers as moto.
+fn spawn(program: &std::path::Path, args: impl FnOnce(String) -> Vec<String>) -> Moto {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let bin = moto_binary();
+    let bin = program.to_path_buf();
     let mut cmd = Command::new(&bin);
-    cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+    cmd.args(args(port.to_string()))
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     // SAFETY: prctl is async-signal-safe; it makes the kernel kill moto when
