@@ -8,6 +8,25 @@ use shared::error::{MailError, PushError};
 use shared::ports::{Mailer, OutMessage, Pusher, Queue};
 use shared::template::RenderedEmail;
 
+/// The SDK is built without its default HTTPS client (aws-lc): a
+/// configuration without ours fails at its first call. The workspace build
+/// has the default client anyway (the rust-minimal baseline keeps it), so
+/// the other tests would not notice one that lacks it; the functions,
+/// built one at a time, would.
+#[tokio::test]
+async fn every_sdk_configuration_carries_our_https_client() {
+    let lambda = shared::adapters::aws::load_sdk_config().await;
+    assert!(lambda.http_client().is_some(), "the functions'");
+    assert!(
+        local::local_sdk_config().http_client().is_some(),
+        "the local stack's"
+    );
+    assert!(
+        sdk_config(&moto().endpoint()).http_client().is_some(),
+        "the tests'"
+    );
+}
+
 #[tokio::test]
 async fn sqs_sends_more_than_one_batch_and_everything_arrives() {
     let env = TestEnv::new().await;

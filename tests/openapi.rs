@@ -924,13 +924,11 @@ fn the_template_wires_ses_feedback_and_webhooks() {
 }
 
 /// Every `LogLevel` the template offers must mean the same to Lambda's
-/// `ApplicationLogLevel` and to the functions' logger: lambda_runtime reads
-/// AWS_LAMBDA_LOG_LEVEL with `LevelFilter::from_str` and silently falls back
-/// to INFO on a value it does not know (FATAL).
+/// `ApplicationLogLevel` and to the functions' logger (`adapters::logs`,
+/// which reads AWS_LAMBDA_LOG_LEVEL and reports a value it does not know).
 #[test]
 fn every_log_level_the_template_offers_is_one_the_functions_understand() {
-    use std::str::FromStr;
-    use tracing_subscriber::filter::LevelFilter;
+    use tracing::Level;
     let t = template();
     let param = resource(&t, "LogLevel");
     let allowed = param
@@ -961,17 +959,27 @@ fn every_log_level_the_template_offers_is_one_the_functions_understand() {
             ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"].contains(&v),
             "{v} is not a Lambda ApplicationLogLevel"
         );
+        let (filter, problems) = shared::adapters::logs::filter(Some(v), None);
         assert!(
-            LevelFilter::from_str(v).is_ok(),
-            "LogLevel {v}: lambda_runtime would not understand it and log at INFO"
+            problems.is_empty(),
+            "LogLevel {v}: the functions' logger does not understand it: {problems:?}"
         );
+        // Each level shows its own lines and hides the ones below it.
+        let own = match v {
+            "FATAL" => Level::ERROR,
+            v => v.parse::<Level>().unwrap(),
+        };
+        assert!(filter.would_enable("shared", &own), "{v}");
+        if own != Level::TRACE {
+            assert!(!filter.would_enable("shared", &Level::TRACE), "{v}");
+        }
     }
-    // RUST_LOG, when set, replaces AWS_LAMBDA_LOG_LEVEL in lambda_runtime's
-    // subscriber: no function may get it.
+    // LogLevel is the one setting: the template gives no function a
+    // RUST_LOG (its directives would add to the level behind its back).
     assert!(
         !t.lines()
             .any(|l| !l.trim_start().starts_with('#') && l.contains("RUST_LOG")),
-        "RUST_LOG in the template overrides LogLevel"
+        "RUST_LOG in the template next to LogLevel"
     );
     // What every function gets: Lambda turns it into AWS_LAMBDA_LOG_LEVEL.
     let globals = resource(&t, "Function");

@@ -276,7 +276,7 @@ async fn purge_hourly(
 
 /// Credentials and region for the SDK clients that talk to the local
 /// management API: it does not check signatures, but the SDK must sign.
-fn local_sdk_config() -> aws_config::SdkConfig {
+pub fn local_sdk_config() -> aws_config::SdkConfig {
     aws_config::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))

@@ -22,13 +22,23 @@ pub async fn load_sdk_config() -> SdkConfig {
 
 /// The SDK's own hyper client, on rustls with ring rather than its default
 /// aws-lc: one crypto stack for the SDK, our HTTPS client and the JWTs,
-/// and no C crypto library in the bootstraps. Every SDK configuration
-/// (Lambda, the local stack, the tests) is built with it.
+/// and no second C/assembly crypto library in the bootstraps. Built as the
+/// SDK builds its default client (the configuration's timeouts, its sleep,
+/// `HTTP(S)_PROXY` and `NO_PROXY`). Every SDK configuration (Lambda, the
+/// local stack, the tests) is built with it.
 pub fn sdk_http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    use aws_smithy_http_client::proxy::ProxyConfig;
     use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https()
+    aws_smithy_http_client::Builder::new().build_with_connector_fn(|settings, components| {
+        let mut connector = aws_smithy_http_client::Connector::builder()
+            .tls_provider(Provider::Rustls(CryptoMode::Ring));
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    })
 }
 
 /// Which outside services a function talks to besides DynamoDB. A function

@@ -10,39 +10,62 @@ use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-/// The filter of `AWS_LAMBDA_LOG_LEVEL` (Lambda's advanced logging
-/// controls, first) or `RUST_LOG`: a level (`INFO`, `debug`) or
-/// `target=level` directives (`shared=debug,info`). INFO when neither is
-/// set; what does not parse is reported and INFO is used.
-pub fn filter(aws_level: Option<&str>, rust_log: Option<&str>) -> Result<Targets, String> {
-    let Some(spec) = aws_level
-        .or(rust_log)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    else {
-        return Ok(Targets::new().with_default(LevelFilter::INFO));
-    };
-    // Lambda's levels include FATAL, which tracing spells ERROR.
-    let spec = if spec.eq_ignore_ascii_case("fatal") {
-        "error"
-    } else {
-        spec
-    };
-    Targets::from_str(&spec.to_ascii_lowercase())
-        .map_err(|e| format!("log level {spec:?} does not parse ({e}); logging at INFO"))
+/// The filter, and what in the settings was ignored. The level is
+/// `AWS_LAMBDA_LOG_LEVEL` (Lambda's advanced logging controls), else a
+/// bare level in `RUST_LOG`, else INFO; `RUST_LOG`'s `target=level`
+/// directives apply on top of it (`shared=debug` to debug one crate while
+/// Lambda's level stays INFO for the rest). As with `EnvFilter`, a
+/// directive that does not parse is skipped, not the whole setting.
+pub fn filter(aws_level: Option<&str>, rust_log: Option<&str>) -> (Targets, Vec<String>) {
+    let mut problems = Vec::new();
+    let mut level = None;
+    if let Some(aws) = aws_level.map(str::trim).filter(|s| !s.is_empty()) {
+        match parse_level(aws) {
+            Some(l) => level = Some(l),
+            None => problems.push(format!("AWS_LAMBDA_LOG_LEVEL {aws:?} is not a level")),
+        }
+    }
+    let mut targets = Vec::new();
+    let pieces = rust_log.unwrap_or_default().split(',').map(str::trim);
+    for piece in pieces.filter(|p| !p.is_empty()) {
+        match piece.split_once('=') {
+            None => match parse_level(piece) {
+                // Lambda's level, when set, wins over RUST_LOG's.
+                Some(l) => {
+                    level.get_or_insert(l);
+                }
+                // A bare target: everything it logs, as EnvFilter reads it.
+                None => targets.push((piece.to_owned(), LevelFilter::TRACE)),
+            },
+            Some((target, l)) => match parse_level(l.trim()) {
+                Some(l) if !target.trim().is_empty() => targets.push((target.trim().to_owned(), l)),
+                _ => problems.push(format!("RUST_LOG directive {piece:?} does not parse")),
+            },
+        }
+    }
+    let filter = Targets::new()
+        .with_default(level.unwrap_or(LevelFilter::INFO))
+        .with_targets(targets);
+    (filter, problems)
+}
+
+/// tracing's levels and `off`, any case; Lambda's FATAL is ERROR.
+fn parse_level(s: &str) -> Option<LevelFilter> {
+    if s.eq_ignore_ascii_case("fatal") {
+        return Some(LevelFilter::ERROR);
+    }
+    LevelFilter::from_str(s).ok()
 }
 
 /// Installs the subscriber: JSON lines when `AWS_LAMBDA_LOG_FORMAT` is
-/// `JSON`, text otherwise, on standard output.
+/// `JSON`, text otherwise, on standard output. What the settings had that
+/// could not be used is logged as a warning.
 pub fn init() {
     let var = |name| std::env::var(name).ok();
-    let (targets, problem) = match filter(
+    let (targets, problems) = filter(
         var("AWS_LAMBDA_LOG_LEVEL").as_deref(),
         var("RUST_LOG").as_deref(),
-    ) {
-        Ok(t) => (t, None),
-        Err(e) => (Targets::new().with_default(LevelFilter::INFO), Some(e)),
-    };
+    );
     let json = var("AWS_LAMBDA_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json"));
     let fmt = tracing_subscriber::fmt::layer()
         .with_target(false)
@@ -55,8 +78,8 @@ pub fn init() {
     } else {
         registry.with(fmt).try_init()
     };
-    if let Some(problem) = problem {
-        tracing::warn!("{problem}");
+    for problem in problems {
+        tracing::warn!("{problem}; ignored");
     }
 }
 
@@ -65,35 +88,55 @@ mod tests {
     use super::*;
     use tracing::Level;
 
-    fn enabled(t: &Targets, target: &str, level: Level) -> bool {
-        t.would_enable(target, &level)
+    fn on(aws: Option<&str>, rust_log: Option<&str>, target: &str, level: Level) -> bool {
+        filter(aws, rust_log).0.would_enable(target, &level)
     }
 
     #[test]
-    fn lambdas_level_wins_over_rust_log_and_info_is_the_default() {
-        let t = filter(Some("DEBUG"), Some("error")).unwrap();
-        assert!(enabled(&t, "shared", Level::DEBUG));
-        let t = filter(None, Some("error")).unwrap();
-        assert!(!enabled(&t, "shared", Level::WARN));
-        let t = filter(None, None).unwrap();
-        assert!(enabled(&t, "shared", Level::INFO));
-        assert!(!enabled(&t, "shared", Level::DEBUG));
+    fn lambdas_level_then_rust_logs_then_info() {
+        assert!(on(Some("DEBUG"), Some("error"), "shared", Level::DEBUG));
+        assert!(!on(Some("DEBUG"), Some("error"), "shared", Level::TRACE));
+        assert!(!on(None, Some("error"), "shared", Level::WARN));
+        assert!(on(None, None, "shared", Level::INFO));
+        assert!(!on(None, None, "shared", Level::DEBUG));
+        // An empty Lambda level does not hide RUST_LOG.
+        assert!(on(Some(" "), Some("debug"), "shared", Level::DEBUG));
     }
 
     #[test]
-    fn directives_per_target_and_lambdas_fatal() {
-        let t = filter(None, Some("info,shared=debug")).unwrap();
-        assert!(enabled(&t, "shared::usecases", Level::DEBUG));
-        assert!(!enabled(&t, "aws_smithy_runtime", Level::DEBUG));
-        assert!(enabled(&t, "aws_smithy_runtime", Level::INFO));
-        let t = filter(Some("FATAL"), None).unwrap();
-        assert!(enabled(&t, "shared", Level::ERROR));
-        assert!(!enabled(&t, "shared", Level::WARN));
+    fn rust_logs_targets_apply_on_top_of_lambdas_level() {
+        let (aws, rust_log) = (Some("INFO"), Some("shared=debug"));
+        assert!(on(aws, rust_log, "shared::usecases", Level::DEBUG));
+        assert!(!on(aws, rust_log, "aws_smithy_runtime", Level::DEBUG));
+        assert!(on(aws, rust_log, "aws_smithy_runtime", Level::INFO));
+        // A bare target is everything it logs.
+        assert!(on(None, Some("warn,shared"), "shared", Level::TRACE));
+        assert!(!on(None, Some("warn,shared"), "hyper", Level::INFO));
     }
 
     #[test]
-    fn a_spec_that_does_not_parse_is_an_error_not_silence() {
-        let e = filter(None, Some("shared=loud")).unwrap_err();
-        assert!(e.contains("shared=loud"), "{e}");
+    fn empty_pieces_and_spaces_are_not_directives() {
+        // An empty target would match every target at TRACE.
+        assert!(!on(None, Some("info,"), "shared", Level::DEBUG));
+        assert!(!on(None, Some(",,info"), "shared", Level::DEBUG));
+        assert!(on(None, Some("info, shared=debug"), "shared", Level::DEBUG));
+        assert!(filter(None, Some("info, shared=debug ,")).1.is_empty());
+    }
+
+    #[test]
+    fn fatal_is_error_and_a_bad_directive_is_skipped_and_reported() {
+        assert!(on(Some("FATAL"), None, "shared", Level::ERROR));
+        assert!(!on(Some("FATAL"), None, "shared", Level::WARN));
+        let (t, problems) = filter(None, Some("shared=loud,hyper=warn,debug"));
+        assert!(
+            t.would_enable("shared", &Level::DEBUG),
+            "the rest still applies"
+        );
+        assert!(!t.would_enable("hyper", &Level::INFO));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("shared=loud"), "{problems:?}");
+        let (t, problems) = filter(Some("LOUD"), None);
+        assert!(t.would_enable("shared", &Level::INFO) && !t.would_enable("shared", &Level::DEBUG));
+        assert!(problems[0].contains("LOUD"), "{problems:?}");
     }
 }
