@@ -53,9 +53,11 @@ fn moto_binary() -> PathBuf {
 
 fn start() -> Moto {
     let bin = moto_binary();
-    spawn(&bin, |port| {
-        vec!["-H".into(), "127.0.0.1".into(), "-p".into(), port]
-    })
+    spawn(
+        &bin,
+        |port| vec!["-H".into(), "127.0.0.1".into(), "-p".into(), port],
+        Stdio::null(),
+    )
 }
 
 static KEEP_ALIVE: OnceLock<Moto> = OnceLock::new();
@@ -67,20 +69,33 @@ static KEEP_ALIVE: OnceLock<Moto> = OnceLock::new();
 /// request at a time; for the CPU benchmark.
 pub fn moto_keep_alive() -> &'static Moto {
     KEEP_ALIVE.get_or_init(|| {
-        let moto = moto_binary();
-        // The venv's python, beside its moto_server.
-        let python = match moto.parent().map(|dir| dir.join("python")) {
-            Some(p) if moto.is_absolute() && p.exists() => p,
-            _ => "python3".into(),
-        };
+        // MOTO_PYTHON, else the venv's python beside its moto_server.
+        let python = std::env::var_os("MOTO_PYTHON")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                let moto = moto_binary();
+                match moto.parent().map(|dir| dir.join("python")) {
+                    Some(p) if moto.is_absolute() && p.exists() => p,
+                    _ => "python3".into(),
+                }
+            });
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/moto_keepalive.py");
-        spawn(&python, |port| vec![script.display().to_string(), port])
+        // Its errors (waitress or moto missing) on our stderr.
+        spawn(
+            &python,
+            |port| vec![script.display().to_string(), port],
+            Stdio::inherit(),
+        )
     })
 }
 
 /// Starts `program` with `args(port)` on a free port and waits until it
 /// answers as moto.
-fn spawn(program: &std::path::Path, args: impl FnOnce(String) -> Vec<String>) -> Moto {
+fn spawn(
+    program: &std::path::Path,
+    args: impl FnOnce(String) -> Vec<String>,
+    stderr: Stdio,
+) -> Moto {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -90,7 +105,7 @@ fn spawn(program: &std::path::Path, args: impl FnOnce(String) -> Vec<String>) ->
     let mut cmd = Command::new(&bin);
     cmd.args(args(port.to_string()))
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(stderr);
     // SAFETY: prctl is async-signal-safe; it makes the kernel kill moto when
     // this test process dies, however it dies.
     unsafe {
@@ -110,8 +125,8 @@ fn spawn(program: &std::path::Path, args: impl FnOnce(String) -> Vec<String>) ->
     });
     let mut child = rx.recv().expect("moto spawner thread").unwrap_or_else(|e| {
         panic!(
-            "cannot start moto server ({}): {e}. Install it with `python3 -m venv .venv && .venv/bin/pip install 'moto[server]'` \
-             (scripts/test.sh does this), or set MOTO_SERVER or MOTO_ENDPOINT",
+            "cannot start moto server ({}): {e}. Install it with `python3 -m venv .venv && .venv/bin/pip install -r scripts/requirements-test.txt` \
+             (moto[server], and waitress for the keep-alive one; scripts/test.sh does this), or set MOTO_SERVER, MOTO_PYTHON or MOTO_ENDPOINT",
             bin.display()
         )
     });
