@@ -970,8 +970,16 @@ fn every_log_level_the_template_offers_is_one_the_functions_understand() {
             v => v.parse::<Level>().unwrap(),
         };
         assert!(filter.would_enable("shared", &own), "{v}");
-        if own != Level::TRACE {
-            assert!(!filter.would_enable("shared", &Level::TRACE), "{v}");
+        // The next more verbose level is hidden.
+        let finer = match own {
+            Level::ERROR => Some(Level::WARN),
+            Level::WARN => Some(Level::INFO),
+            Level::INFO => Some(Level::DEBUG),
+            Level::DEBUG => Some(Level::TRACE),
+            _ => None,
+        };
+        if let Some(finer) = finer {
+            assert!(!filter.would_enable("shared", &finer), "{v} shows {finer}");
         }
     }
     // LogLevel is the one setting: the template gives no function a

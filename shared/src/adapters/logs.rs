@@ -26,14 +26,13 @@ pub fn filter(aws_level: Option<&str>, rust_log: Option<&str>) -> (Targets, Vec<
         }
     }
     let mut targets = Vec::new();
+    let mut rust_level = None;
     let pieces = rust_log.unwrap_or_default().split(',').map(str::trim);
     for piece in pieces.filter(|p| !p.is_empty()) {
         match piece.split_once('=') {
             None => match parse_level(piece) {
-                // Lambda's level, when set, wins over RUST_LOG's.
-                Some(l) => {
-                    level.get_or_insert(l);
-                }
+                // The last one, as EnvFilter reads it.
+                Some(l) => rust_level = Some(l),
                 // A bare target: everything it logs, as EnvFilter reads it.
                 None => targets.push((piece.to_owned(), LevelFilter::TRACE)),
             },
@@ -43,14 +42,19 @@ pub fn filter(aws_level: Option<&str>, rust_log: Option<&str>) -> (Targets, Vec<
             },
         }
     }
+    // Lambda's level, when set, wins over RUST_LOG's.
     let filter = Targets::new()
-        .with_default(level.unwrap_or(LevelFilter::INFO))
+        .with_default(level.or(rust_level).unwrap_or(LevelFilter::INFO))
         .with_targets(targets);
     (filter, problems)
 }
 
 /// tracing's levels and `off`, any case; Lambda's FATAL is ERROR.
 fn parse_level(s: &str) -> Option<LevelFilter> {
+    // tracing reads "" as ERROR; here it is no level at all.
+    if s.is_empty() {
+        return None;
+    }
     if s.eq_ignore_ascii_case("fatal") {
         return Some(LevelFilter::ERROR);
     }
@@ -135,6 +139,14 @@ mod tests {
         assert!(!t.would_enable("hyper", &Level::INFO));
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].contains("shared=loud"), "{problems:?}");
+        let (_, problems) = filter(None, Some("shared=,hyper=warn"));
+        assert_eq!(
+            problems.len(),
+            1,
+            "an empty level is not ERROR: {problems:?}"
+        );
+        // The last bare level in RUST_LOG, as EnvFilter reads it.
+        assert!(on(None, Some("info,debug"), "shared", Level::DEBUG));
         let (t, problems) = filter(Some("LOUD"), None);
         assert!(t.would_enable("shared", &Level::INFO) && !t.would_enable("shared", &Level::DEBUG));
         assert!(problems[0].contains("LOUD"), "{problems:?}");
