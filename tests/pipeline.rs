@@ -235,3 +235,77 @@ async fn one_poison_message_in_a_batch_of_ten_fails_alone_and_reaches_the_dlq() 
     assert_eq!(dlq.records.len(), 1);
     assert!(dlq.records[0].body.as_deref().unwrap().contains("evt_bad"));
 }
+
+/// Counts the calls the worker makes of the deliveries queue (SQS on moto).
+struct CountingQueue {
+    inner: std::sync::Arc<dyn shared::ports::Queue>,
+    calls: std::sync::Mutex<Vec<usize>>,
+}
+
+#[async_trait::async_trait]
+impl shared::ports::Queue for CountingQueue {
+    async fn send(
+        &self,
+        messages: Vec<shared::ports::OutMessage>,
+    ) -> Result<(), shared::error::QueueError> {
+        self.calls.lock().unwrap().push(messages.len());
+        self.inner.send(messages).await
+    }
+}
+
+#[tokio::test]
+async fn the_jobs_of_a_batch_of_ten_events_share_sqs_calls_and_all_are_delivered() {
+    // As deployed: the ten records of a batch at once. (The other moto tests
+    // run one at a time; these events never conflict.)
+    let env = TestEnv::with(|c| c.batch_concurrency = 10).await;
+    let users: Vec<String> = (0..10).map(|i| format!("coalesce-{i}")).collect();
+    for u in &users {
+        env.connect(u, &format!("{u}-tab")).await;
+    }
+    let bodies: Vec<String> = users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            let mut e = order_event(&format!("evt_coalesce_{i}"), u);
+            e["recipient"] = json!({"email": format!("{u}@example.com")});
+            let e = shared::event::BusinessEvent::parse_public(e.to_string().as_bytes()).unwrap();
+            serde_json::to_string(&e).unwrap()
+        })
+        .collect();
+    env.app
+        .events
+        .send(
+            bodies
+                .into_iter()
+                .map(shared::ports::OutMessage::now)
+                .collect(),
+        )
+        .await
+        .unwrap();
+
+    let mut app = shared::adapters::aws::aws_app(env.config.clone(), &env.sdk);
+    let counting = std::sync::Arc::new(CountingQueue {
+        inner: app.deliveries.clone(),
+        calls: Default::default(),
+    });
+    app.deliveries = counting.clone();
+    let batch = env.receive(&env.events.url).await;
+    assert_eq!(batch.records.len(), 10);
+    let result = shared::handlers::worker::handle(&app, batch.clone()).await;
+    env.ack(&env.events.url, &batch, &result).await;
+    assert!(result.batch_item_failures.is_empty(), "{result:?}");
+
+    // Twenty jobs (in-app and email of each event), at most ten per call,
+    // in fewer calls than one per record.
+    let calls = counting.calls.lock().unwrap().clone();
+    assert_eq!(calls.iter().sum::<usize>(), 20, "{calls:?}");
+    assert!(calls.iter().all(|&n| n <= 10), "{calls:?}");
+    assert!(calls.len() < 10, "one call per record: {calls:?}");
+
+    // And each reached its user: one push per tab, one email per address.
+    while !env.run_sender().await.0.records.is_empty() {}
+    for u in &users {
+        let posts = env.mgmt.posts_to(&format!("{u}-tab"));
+        assert_eq!(posts.len(), 1, "{u}: {posts:?}");
+    }
+}

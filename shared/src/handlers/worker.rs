@@ -3,13 +3,24 @@
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 
 use crate::app::App;
+use crate::usecases::coalesce::Coalescing;
 use crate::usecases::process::process_event;
 
 pub async fn handle(app: &App, event: SqsEvent) -> SqsBatchResponse {
-    let worker = app.worker();
+    // The records run at once (up to the configured concurrency; the event
+    // source mapping hands ten): their delivery jobs share the queue's calls.
+    let records = event.records.len();
+    let concurrency = app.config.batch_concurrency;
+    let coalescing = Coalescing::new(app.deliveries.as_ref(), records.min(concurrency));
+    let mut worker = app.worker();
+    if records <= concurrency {
+        worker.deliveries = &coalescing;
+    }
     let worker = &worker;
-    let response = super::sqs::for_each_record(&event, app.config.batch_concurrency, |body| {
-        process_event(worker, body)
+    let coalescing = &coalescing;
+    let response = super::sqs::for_each_record(&event, concurrency, |body| async move {
+        let _running = coalescing.participant();
+        process_event(worker, body).await
     })
     .await;
     super::sqs::flush_stats(app).await;

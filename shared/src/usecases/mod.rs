@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod broadcast;
 pub mod catalog;
+pub mod coalesce;
 pub mod deliver;
 pub mod fanout;
 pub mod feedback;
