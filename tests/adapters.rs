@@ -48,6 +48,36 @@ async fn sqs_sends_more_than_one_batch_and_everything_arrives() {
 }
 
 #[tokio::test]
+async fn sqs_reports_each_message_of_a_batch_on_its_own() {
+    let env = TestEnv::new().await;
+    let q = SqsQueue::new(
+        env.sqs.clone(),
+        Some(env.deliveries.url.clone()),
+        "DELIVERIES_QUEUE_URL",
+    );
+    // SQS refuses a delay over 15 minutes, per entry (the sender's fault).
+    let batch = || {
+        let mut b: Vec<OutMessage> = ["first", "second", "third"]
+            .iter()
+            .map(|b| OutMessage::now((*b).into()))
+            .collect();
+        b[1].delay_seconds = 1000;
+        b
+    };
+    let outcomes = q.send_each(batch()).await;
+    assert_eq!(outcomes.len(), 3);
+    assert!(outcomes[0].is_ok() && outcomes[2].is_ok(), "{outcomes:?}");
+    assert!(outcomes[1].is_err(), "{outcomes:?}");
+    assert_eq!(env.queue_depth(&env.deliveries.url).await, 2);
+    // send() of the same batch fails as a whole.
+    let err = q.send(batch()).await.unwrap_err();
+    assert!(
+        err.to_string().contains("1 of 3 messages not sent"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
 async fn the_pusher_maps_each_answer_of_the_management_api() {
     let mgmt = Mgmt::start().await;
     let sdk = sdk_config(&moto().endpoint());

@@ -302,10 +302,15 @@ async fn the_jobs_of_a_batch_of_ten_events_share_sqs_calls_and_all_are_delivered
     assert!(calls.iter().all(|&n| n <= 10), "{calls:?}");
     assert!(calls.len() < 10, "one call per record: {calls:?}");
 
-    // And each reached its user: one push per tab, one email per address.
+    // And each reached its user: one push per tab, an email to each address.
     while !env.run_sender().await.0.records.is_empty() {}
+    let sent = moto_data().to_string();
     for u in &users {
         let posts = env.mgmt.posts_to(&format!("{u}-tab"));
         assert_eq!(posts.len(), 1, "{u}: {posts:?}");
+        assert!(
+            sent.contains(&format!("{u}@example.com")),
+            "no email to {u}"
+        );
     }
 }

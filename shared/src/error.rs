@@ -37,7 +37,7 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-#[derive(Debug, Error)]
+#[derive(Clone, Debug, Error)]
 #[error("queue: {0}")]
 pub struct QueueError(pub String);
 

@@ -375,6 +375,13 @@ impl OutMessage {
 pub trait Queue: Send + Sync {
     /// Sends all messages or fails: no message is reported sent that was not.
     async fn send(&self, messages: Vec<OutMessage>) -> Result<(), QueueError>;
+    /// Sends all messages; each one's outcome, in order. Where the queue
+    /// cannot tell them apart, all share the outcome of [`Queue::send`].
+    async fn send_each(&self, messages: Vec<OutMessage>) -> Vec<Result<(), QueueError>> {
+        let n = messages.len();
+        let outcome = self.send(messages).await;
+        (0..n).map(|_| outcome.clone()).collect()
+    }
     /// Keeps a received message (by its receipt handle) hidden for `delay`
     /// from now: its next attempt's backoff (SQS ChangeMessageVisibility,
     /// at most 12 hours).

@@ -53,58 +53,106 @@ impl Queue for SqsQueue {
     }
 
     async fn send(&self, messages: Vec<OutMessage>) -> Result<(), QueueError> {
-        let url = self
-            .url
-            .as_deref()
-            .ok_or_else(|| QueueError(format!("{} is not set", self.setting)))?;
+        let url = self.url()?;
         for chunk in messages.chunks(BATCH) {
-            let mut pending: Vec<(String, &OutMessage)> = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, m)| (i.to_string(), m))
+            let reasons: Vec<String> = self
+                .send_chunk(url, chunk)
+                .await
+                .into_iter()
+                .filter_map(|r| r.err().map(|e| e.0))
                 .collect();
-            // Per-entry failures are not retried by the SDK: give them one more try.
-            for attempt in 0..2 {
-                let entries = pending
-                    .iter()
-                    .map(|(id, m)| {
-                        SendMessageBatchRequestEntry::builder()
-                            .id(id)
-                            .message_body(&m.body)
-                            .delay_seconds(m.delay_seconds as i32)
-                            .build()
-                            .map_err(|e| QueueError(e.to_string()))
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                let out = self
+            if !reasons.is_empty() {
+                return Err(QueueError(format!(
+                    "{} of {} messages not sent: {}",
+                    reasons.len(),
+                    chunk.len(),
+                    reasons.join("; ")
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    async fn send_each(&self, messages: Vec<OutMessage>) -> Vec<Result<(), QueueError>> {
+        let url = match self.url() {
+            Ok(url) => url,
+            Err(e) => return messages.iter().map(|_| Err(e.clone())).collect(),
+        };
+        let mut outcomes = Vec::with_capacity(messages.len());
+        for chunk in messages.chunks(BATCH) {
+            outcomes.extend(self.send_chunk(url, chunk).await);
+        }
+        outcomes
+    }
+}
+
+impl SqsQueue {
+    fn url(&self) -> Result<&str, QueueError> {
+        self.url
+            .as_deref()
+            .ok_or_else(|| QueueError(format!("{} is not set", self.setting)))
+    }
+
+    /// One SendMessageBatch of at most ten messages: each message's outcome.
+    /// Per-entry failures are not retried by the SDK: those that are not
+    /// the sender's fault get one more try. A failed call fails every entry
+    /// (whether SQS took some of them cannot be known).
+    async fn send_chunk(&self, url: &str, chunk: &[OutMessage]) -> Vec<Result<(), QueueError>> {
+        let mut failed: Vec<Option<QueueError>> = vec![None; chunk.len()];
+        let mut pending: Vec<usize> = (0..chunk.len()).collect();
+        for attempt in 0..2 {
+            let entries = pending
+                .iter()
+                .map(|&i| {
+                    SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(&chunk[i].body)
+                        .delay_seconds(chunk[i].delay_seconds as i32)
+                        .build()
+                        .map_err(|e| QueueError(e.to_string()))
+                })
+                .collect::<Result<Vec<_>, _>>();
+            let sent = match entries {
+                Ok(entries) => self
                     .client
                     .send_message_batch()
                     .queue_url(url)
                     .set_entries(Some(entries))
                     .send()
                     .await
-                    .map_err(|e| QueueError(DisplayErrorContext(&e).to_string()))?;
-                let failed: Vec<&str> = out.failed().iter().map(|f| f.id()).collect();
-                if failed.is_empty() {
+                    .map_err(|e| QueueError(DisplayErrorContext(&e).to_string())),
+                Err(e) => Err(e),
+            };
+            let out = match sent {
+                Ok(out) => out,
+                Err(e) => {
+                    for &i in &pending {
+                        failed[i] = Some(e.clone());
+                    }
                     break;
                 }
-                let reasons: Vec<String> = out
-                    .failed()
-                    .iter()
-                    .map(|f| format!("{}: {}", f.code(), f.message().unwrap_or_default()))
-                    .collect();
-                if attempt == 1 || out.failed().iter().any(|f| f.sender_fault()) {
-                    return Err(QueueError(format!(
-                        "{} of {} messages not sent: {}",
-                        failed.len(),
-                        chunk.len(),
-                        reasons.join("; ")
+            };
+            let retry = attempt == 0 && !out.failed().iter().any(|f| f.sender_fault());
+            pending.clear();
+            for f in out.failed() {
+                let Some(i) = f.id().parse::<usize>().ok().filter(|&i| i < chunk.len()) else {
+                    continue;
+                };
+                if retry {
+                    pending.push(i);
+                } else {
+                    failed[i] = Some(QueueError(format!(
+                        "{}: {}",
+                        f.code(),
+                        f.message().unwrap_or_default()
                     )));
                 }
-                pending.retain(|(id, _)| failed.contains(&id.as_str()));
+            }
+            if pending.is_empty() {
+                break;
             }
         }
-        Ok(())
+        failed.into_iter().map(|f| f.map_or(Ok(()), Err)).collect()
     }
 }
 

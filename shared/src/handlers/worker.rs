@@ -7,15 +7,15 @@ use crate::usecases::coalesce::Coalescing;
 use crate::usecases::process::process_event;
 
 pub async fn handle(app: &App, event: SqsEvent) -> SqsBatchResponse {
-    // The records run at once (up to the configured concurrency; the event
-    // source mapping hands ten): their delivery jobs share the queue's calls.
-    let records = event.records.len();
+    // The records run at once (the configured concurrency at a time; the
+    // event source mapping hands ten): their delivery jobs share the queue's
+    // calls. Only those with a body run; a later wave's records each send
+    // alone (none of the first wave is left to wait for).
     let concurrency = app.config.batch_concurrency;
-    let coalescing = Coalescing::new(app.deliveries.as_ref(), records.min(concurrency));
+    let running = event.records.iter().filter(|r| r.body.is_some()).count();
+    let coalescing = Coalescing::new(app.deliveries.as_ref(), running.min(concurrency));
     let mut worker = app.worker();
-    if records <= concurrency {
-        worker.deliveries = &coalescing;
-    }
+    worker.deliveries = &coalescing;
     let worker = &worker;
     let coalescing = &coalescing;
     let response = super::sqs::for_each_record(&event, concurrency, |body| async move {
