@@ -176,6 +176,12 @@ async fn the_same_event_twice_gives_one_notification_and_one_push() {
     assert_eq!(env.mgmt.posts_to("carol-1").len(), 1);
 }
 
+/// Puts these bodies on the events queue as they are (order-events' output).
+async fn enqueue(env: &TestEnv, bodies: Vec<String>) {
+    let messages = bodies.into_iter().map(shared::ports::OutMessage::now);
+    env.app.events.send(messages.collect()).await.unwrap();
+}
+
 #[tokio::test]
 async fn one_poison_message_in_a_batch_of_ten_fails_alone_and_reaches_the_dlq() {
     let env = TestEnv::new().await;
@@ -188,16 +194,7 @@ async fn one_poison_message_in_a_batch_of_ten_fails_alone_and_reaches_the_dlq() 
             }
         })
         .collect();
-    env.app
-        .events
-        .send(
-            bodies
-                .into_iter()
-                .map(shared::ports::OutMessage::now)
-                .collect(),
-        )
-        .await
-        .unwrap();
+    enqueue(&env, bodies).await;
 
     let (batch, result) = env.run_worker().await;
     assert_eq!(batch.records.len(), 10);
@@ -272,16 +269,7 @@ async fn the_jobs_of_a_batch_of_ten_events_share_sqs_calls_and_all_are_delivered
             serde_json::to_string(&e).unwrap()
         })
         .collect();
-    env.app
-        .events
-        .send(
-            bodies
-                .into_iter()
-                .map(shared::ports::OutMessage::now)
-                .collect(),
-        )
-        .await
-        .unwrap();
+    enqueue(&env, bodies).await;
 
     let mut app = shared::adapters::aws::aws_app(env.config.clone(), &env.sdk);
     let counting = std::sync::Arc::new(CountingQueue {
