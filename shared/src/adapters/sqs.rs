@@ -55,18 +55,24 @@ impl Queue for SqsQueue {
     async fn send(&self, messages: Vec<OutMessage>) -> Result<(), QueueError> {
         let url = self.url()?;
         for chunk in messages.chunks(BATCH) {
-            let reasons: Vec<String> = self
+            let mut reasons: Vec<String> = self
                 .send_chunk(url, chunk)
                 .await
                 .into_iter()
                 .filter_map(|r| r.err().map(|e| e.0))
                 .collect();
             if !reasons.is_empty() {
+                let failed = reasons.len();
+                reasons.dedup();
                 return Err(QueueError(format!(
-                    "{} of {} messages not sent: {}",
-                    reasons.len(),
+                    "{failed} of {} messages not sent: {}{}",
                     chunk.len(),
-                    reasons.join("; ")
+                    reasons.join("; "),
+                    if messages.len() > BATCH {
+                        " (later ones not tried)"
+                    } else {
+                        ""
+                    }
                 )));
             }
         }
@@ -132,14 +138,13 @@ impl SqsQueue {
                     break;
                 }
             };
-            let retry = attempt == 0 && !out.failed().iter().any(|f| f.sender_fault());
-            pending.clear();
+            let mut retry = Vec::new();
             for f in out.failed() {
                 let Some(i) = f.id().parse::<usize>().ok().filter(|&i| i < chunk.len()) else {
                     continue;
                 };
-                if retry {
-                    pending.push(i);
+                if attempt == 0 && !f.sender_fault() {
+                    retry.push(i);
                 } else {
                     failed[i] = Some(QueueError(format!(
                         "{}: {}",
@@ -148,6 +153,20 @@ impl SqsQueue {
                     )));
                 }
             }
+            // An entry SQS reported neither way (an id it did not echo) is
+            // not known to be sent: failed, never reported sent.
+            let reported: Vec<&str> = out
+                .successful()
+                .iter()
+                .map(|m| m.id())
+                .chain(out.failed().iter().map(|f| f.id()))
+                .collect();
+            for &i in &pending {
+                if !reported.contains(&i.to_string().as_str()) {
+                    failed[i] = Some(QueueError("SQS reported no outcome".into()));
+                }
+            }
+            pending = retry;
             if pending.is_empty() {
                 break;
             }

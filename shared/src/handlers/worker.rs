@@ -12,8 +12,9 @@ pub async fn handle(app: &App, event: SqsEvent) -> SqsBatchResponse {
     // calls. Only those with a body run; a later wave's records each send
     // alone (none of the first wave is left to wait for).
     let concurrency = app.config.batch_concurrency;
-    let running = event.records.iter().filter(|r| r.body.is_some()).count();
-    let coalescing = Coalescing::new(app.deliveries.as_ref(), running.min(concurrency));
+    let first_wave = event.records.iter().take(concurrency.max(1));
+    let running = first_wave.filter(|r| r.body.is_some()).count();
+    let coalescing = Coalescing::new(app.deliveries.as_ref(), running);
     let mut worker = app.worker();
     worker.deliveries = &coalescing;
     let worker = &worker;

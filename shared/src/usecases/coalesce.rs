@@ -86,7 +86,11 @@ impl Call<'_, '_> {
                 Some(o) => {
                     // Exactly this send's outcomes, the next send's after them.
                     let own: Vec<_> = o.by_ref().take(n).collect();
-                    own.into_iter().collect()
+                    if own.len() < n {
+                        Err(QueueError("the queue reported no outcome".into()))
+                    } else {
+                        own.into_iter().collect()
+                    }
                 }
                 None => Err(QueueError("the send was cancelled".into())),
             };
@@ -429,6 +433,25 @@ mod tests {
         assert!(a.is_ok() && b.is_ok());
         assert_eq!(q.calls().iter().map(Vec::len).sum::<usize>(), 4);
         assert!(started.elapsed() < MAX_WAIT, "{:?}", started.elapsed());
+    }
+
+    /// Answers no outcome at all.
+    struct Silent;
+
+    #[async_trait]
+    impl Queue for Silent {
+        async fn send(&self, _: Vec<OutMessage>) -> Result<(), QueueError> {
+            Ok(())
+        }
+        async fn send_each(&self, _: Vec<OutMessage>) -> Vec<Result<(), QueueError>> {
+            Vec::new()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_send_without_an_outcome_is_not_taken_for_sent() {
+        let c = Coalescing::new(&Silent, 1);
+        assert!(record(&c, 0, msgs("a", 2)).await.is_err());
     }
 
     #[tokio::test(start_paused = true)]
