@@ -35,7 +35,6 @@ pub const MAX_WAIT: Duration = Duration::from_millis(20);
 /// record holds a [`Participant`] while it runs.
 pub struct Coalescing<'a> {
     inner: &'a dyn Queue,
-    max_wait: Duration,
     state: Mutex<State>,
     wake: Notify,
 }
@@ -113,13 +112,8 @@ impl Drop for Call<'_, '_> {
 impl<'a> Coalescing<'a> {
     /// For `records` records, each of which takes a [`Participant`].
     pub fn new(inner: &'a dyn Queue, records: usize) -> Self {
-        Self::with_max_wait(inner, records, MAX_WAIT)
-    }
-
-    pub fn with_max_wait(inner: &'a dyn Queue, records: usize, max_wait: Duration) -> Self {
         Self {
             inner,
-            max_wait,
             state: Mutex::new(State {
                 active: records,
                 ..State::default()
@@ -197,7 +191,7 @@ impl Queue for Coalescing<'_> {
                 if let Some(outcome) = s.results.remove(&id) {
                     return outcome;
                 }
-                let deadline = s.since.map(|t| t + self.max_wait);
+                let deadline = s.since.map(|t| t + MAX_WAIT);
                 // Records in a call are not at work: they send nothing more.
                 let due = s.waiting.len() + s.sending >= s.active
                     || deadline.is_some_and(|d| Instant::now() >= d);
